@@ -1,0 +1,64 @@
+import type { Transaction } from "kysely";
+
+import { insertEvents, serializeWrites, type EventHub } from "./event-log.js";
+import type { Dialect, StoreDatabase, StoreDb } from "./schema.js";
+import type { EventInput, StoredEvent } from "./types.js";
+
+/** What every repository shares; built once by `openStore`. */
+export interface RepositoryContext {
+  db: StoreDb;
+  dialect: Dialect;
+  location: string;
+  now: () => Date;
+  hub: EventHub;
+  /** Turns a driver failure that is about the database being gone/locked into a SlipwayError. */
+  mapError: (e: unknown) => unknown;
+}
+
+/** Records events inside the current transaction; they are published after it commits. */
+export type RecordEvents = (events: readonly EventInput[]) => Promise<StoredEvent[]>;
+
+export interface WriteScope {
+  trx: Transaction<StoreDatabase>;
+  /** The transaction's timestamp, from the injected clock, for every row it writes. */
+  at: string;
+  recordEvents: RecordEvents;
+}
+
+/**
+ * One write transaction: takes the write lock, lets `work` write and record events, commits, and only
+ * then hands the events to subscribers. On any error nothing is written and nothing is published.
+ */
+export async function writeTransaction<T>(
+  ctx: RepositoryContext,
+  work: (scope: WriteScope) => Promise<T>,
+): Promise<T> {
+  const recorded: StoredEvent[] = [];
+  let result: T;
+  try {
+    result = await ctx.db.transaction().execute(async (trx) => {
+      await serializeWrites(trx, ctx.dialect);
+      // Read the clock after waiting for the lock, so timestamps follow commit (and event id) order.
+      const at = ctx.now().toISOString();
+      const recordEvents: RecordEvents = async (events) => {
+        const stored = await insertEvents(trx, at, events);
+        recorded.push(...stored);
+        return stored;
+      };
+      return work({ trx, at, recordEvents });
+    });
+  } catch (e) {
+    throw ctx.mapError(e);
+  }
+  ctx.hub.publish(recorded);
+  return result;
+}
+
+/** Runs a read, mapping "database gone" failures like writes do. */
+export async function readQuery<T>(ctx: RepositoryContext, query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (e) {
+    throw ctx.mapError(e);
+  }
+}
