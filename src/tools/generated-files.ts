@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { configJsonSchema } from "../config/index.js";
 import { renderConfigDocs } from "./generate-config-docs.js";
+import { renderOpenApi } from "./openapi.js";
 
 export interface GeneratedFile {
   /** Relative to the repository root. */
@@ -19,5 +20,6 @@ export function generatedFiles(): GeneratedFile[] {
   return [
     { path: "schema/slipway.schema.json", render: () => `${JSON.stringify(configJsonSchema(), null, 2)}\n` },
     { path: "docs/config.md", render: renderConfigDocs },
+    { path: "docs/openapi.json", render: renderOpenApi },
   ];
 }

@@ -1,0 +1,3 @@
+export { buildApi, BODY_LIMIT_BYTES, type ApiOptions } from "./server.js";
+export { toProblem, type Problem } from "./problem.js";
+export type { Principal, LocalPrincipal } from "./auth.js";

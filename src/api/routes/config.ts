@@ -1,0 +1,122 @@
+import type { FastifyInstance } from "fastify";
+import type { z } from "zod";
+import { computePlan, desiredObjects, parseConfig, type Plan } from "../../config/index.js";
+import type { Store } from "../../store/index.js";
+import { SlipwayError } from "../../util/errors.js";
+import { requireRole } from "../auth.js";
+import * as S from "../schemas.js";
+
+/**
+ * Config as code over HTTP. The server, not the CLI, computes the plan: it is the only one that knows
+ * the live state. `apply` recomputes the plan against the revision the caller saw; if the config moved
+ * on meanwhile the apply is refused as stale, so nobody applies a plan they did not read.
+ */
+export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
+  app.post(
+    "/api/v1/config/plan",
+    {
+      schema: {
+        tags: ["config"],
+        summary: "Show what applying this slipway.yaml would change",
+        body: S.ConfigSourceBody,
+        response: { 200: S.PlanResponse, 422: S.Problem },
+      },
+    },
+    async (request) => {
+      requireRole(request, "viewer");
+      const body = request.body as z.output<typeof S.ConfigSourceBody>;
+      const loaded = parseConfig(body.source, body.file);
+      const baseRevision = await store.config.currentRevision();
+      const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
+      return { baseRevision, sourceHash: loaded.sourceHash, plan: publicPlan(plan) };
+    },
+  );
+
+  app.post(
+    "/api/v1/config/apply",
+    {
+      schema: {
+        tags: ["config"],
+        summary: "Apply a slipway.yaml atomically, as one numbered revision",
+        body: S.ApplyBody,
+        response: { 200: S.ApplyResponse, 409: S.Problem, 422: S.Problem },
+      },
+    },
+    async (request) => {
+      const principal = requireRole(request, "operator");
+      const body = request.body as z.output<typeof S.ApplyBody>;
+      const loaded = parseConfig(body.source, body.file);
+      const current = await store.config.currentRevision();
+      if (current !== body.baseRevision) throw stalePlan(body.baseRevision, current);
+      const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
+      if (plan.changes.length === 0) return { applied: false, revision: current, plan: publicPlan(plan) };
+      const revision = await store.config.apply({
+        baseRevision: body.baseRevision,
+        author: principal.actor,
+        sourceFile: body.file,
+        sourceHash: loaded.sourceHash,
+        source: body.source,
+        gitCommit: body.gitCommit,
+        changes: plan.changes.map((c) => ({
+          action: c.action,
+          kind: c.kind,
+          name: c.name,
+          spec: c.spec,
+          fields: c.fields,
+        })),
+        summary: plan.summary,
+      });
+      return { applied: true, revision: revision.revision, plan: publicPlan(plan) };
+    },
+  );
+
+  app.get(
+    "/api/v1/config/revisions",
+    {
+      schema: {
+        tags: ["config"],
+        summary: "List config revisions, newest first",
+        querystring: S.RevisionQuery,
+        response: { 200: S.RevisionList },
+      },
+    },
+    async (request) => {
+      requireRole(request, "viewer");
+      const query = request.query as z.output<typeof S.RevisionQuery>;
+      return { revisions: await store.config.listRevisions(query) };
+    },
+  );
+
+  app.get(
+    "/api/v1/config/revisions/:revision",
+    {
+      schema: {
+        tags: ["config"],
+        summary: "One config revision with its source",
+        params: S.RevisionParams,
+        response: { 200: S.ConfigRevisionWithSource, 404: S.Problem },
+      },
+    },
+    async (request) => {
+      requireRole(request, "viewer");
+      const { revision } = request.params as z.output<typeof S.RevisionParams>;
+      return store.config.getRevision(revision);
+    },
+  );
+}
+
+function stalePlan(base: number, current: number): SlipwayError {
+  return new SlipwayError(
+    "stale_plan",
+    `stale plan: it was made against revision ${base}, but the config is now at revision ${current}`,
+    { hint: "run `slipway plan` again and review the new plan" },
+  );
+}
+
+/** The plan as the API shows it: specs of created objects stay out (the field list already has them). */
+function publicPlan(plan: Plan): z.output<typeof S.Plan> {
+  return {
+    summary: plan.summary,
+    changes: plan.changes.map((c) => ({ action: c.action, kind: c.kind, name: c.name, fields: c.fields })),
+  };
+}

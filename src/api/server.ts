@@ -1,0 +1,99 @@
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Store } from "../store/index.js";
+import { registerAuth, type LocalPrincipal } from "./auth.js";
+import { EventStreams } from "./event-stream.js";
+import { registerMetrics } from "./metrics.js";
+import { registerProblemHandlers } from "./problem.js";
+import { registerConfigRoutes } from "./routes/config.js";
+import { registerEventRoutes } from "./routes/events.js";
+import { registerStatusRoutes, type ServerInfo } from "./routes/status.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
+import { MAX_SOURCE_BYTES } from "./schemas.js";
+import { useZodSchemas, zodToOpenApi } from "./zod-schema.js";
+
+export interface ApiOptions {
+  store: Store;
+  /** A pino logger (fastify's logger interface). */
+  logger: FastifyBaseLogger;
+  info: ServerInfo;
+  /** Accept this in-process caller as admin (see LocalPrincipal). */
+  local?: LocalPrincipal;
+  /** SSE heartbeat; tests shorten it. */
+  heartbeatMs?: number;
+}
+
+/** JSON bodies above this are refused with 413 before they are parsed. */
+export const BODY_LIMIT_BYTES = MAX_SOURCE_BYTES + 64 * 1024;
+
+/**
+ * Builds the HTTP API (not listening yet). Everything it needs arrives in `options`; it owns nothing
+ * but the event streams it opens, which it ends on close so shutdown never waits on idle clients.
+ */
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Idle keep-alive sockets are closed on shutdown; requests in flight still finish.
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+    requestIdHeader: "x-request-id",
+  });
+  // JSON only: without this, fastify would accept text/plain bodies and fail them later as 400.
+  app.removeContentTypeParser("text/plain");
+  useZodSchemas(app);
+  registerProblemHandlers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Slipway API",
+        version: options.info.version,
+        description: "Config as code, releases, rollouts and the event log of a Slipway control plane.",
+      },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "slipway token" } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: zodToOpenApi,
+  });
+
+  const streams = new EventStreams({ events: options.store.events, heartbeatMs: options.heartbeatMs });
+  // Graceful stop: requests in flight finish, but their keep-alive connections must not hold the
+  // server open afterwards, so responses sent while closing say `Connection: close`.
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    streams.closeAll();
+    done();
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) void reply.header("connection", "close");
+  });
+
+  registerAuth(app, options.store, options.local);
+  registerMetrics(app);
+
+  app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await options.store.ping();
+      return { status: "ready", store: options.store.dialect };
+    } catch {
+      return reply.code(503).send({ status: "unavailable", store: options.store.dialect });
+    }
+  });
+  app.get(
+    "/api/v1/openapi.json",
+    { schema: { tags: ["meta"], summary: "This API's OpenAPI 3.1 document" } },
+    () => app.swagger(),
+  );
+
+  registerStatusRoutes(app, options.store, options.info);
+  registerConfigRoutes(app, options.store);
+  registerTokenRoutes(app, options.store);
+  registerEventRoutes(app, options.store, streams);
+  return app;
+}

@@ -1,0 +1,66 @@
+import type { FastifyInstance, FastifySchema } from "fastify";
+import { z, type ZodType } from "zod";
+import { SlipwayError } from "../util/errors.js";
+
+/**
+ * Routes declare their request and response shapes as zod schemas. Zod validates requests (one source
+ * of truth for types and checks); `z.toJSONSchema` turns the same schemas into the OpenAPI document.
+ * Responses are not validated at run time: they come from our own typed code.
+ */
+export function useZodSchemas(app: FastifyInstance): void {
+  app.setValidatorCompiler(({ schema }) => {
+    const zodSchema = schema as unknown as ZodType;
+    return (data: unknown) => {
+      const result = zodSchema.safeParse(data);
+      if (result.success) return { value: result.data };
+      return { error: toRequestError(result.error) };
+    };
+  });
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+}
+
+function toRequestError(error: z.ZodError): SlipwayError {
+  const errors = error.issues.map((issue) => ({
+    path: issue.path.join("."),
+    message: issue.message,
+    ...(issue.code === "unrecognized_keys" ? { keys: issue.keys } : {}),
+  }));
+  const first = errors[0];
+  const where = first && first.path !== "" ? `${first.path}: ` : "";
+  return new SlipwayError("invalid_request", `${where}${first?.message ?? "invalid request"}`, {
+    details: errors,
+  });
+}
+
+function isZod(value: unknown): value is ZodType {
+  return value instanceof z.ZodType;
+}
+
+/** @fastify/swagger transform: zod schemas → JSON Schema, per route. */
+export function zodToOpenApi({ schema, url }: { schema: FastifySchema | undefined; url: string }): {
+  schema: Record<string, unknown>;
+  url: string;
+} {
+  if (!schema) return { schema: {}, url };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "response" && value && typeof value === "object") {
+      const responses: Record<string, unknown> = {};
+      for (const [status, responseSchema] of Object.entries(value as Record<string, unknown>)) {
+        responses[status] = isZod(responseSchema) ? jsonSchema(responseSchema, "output") : responseSchema;
+      }
+      out[key] = responses;
+    } else {
+      out[key] = isZod(value) ? jsonSchema(value, "input") : value;
+    }
+  }
+  return { schema: out, url };
+}
+
+function jsonSchema(schema: ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+}

@@ -1,0 +1,129 @@
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import { SlipwayError } from "../../util/errors.js";
+import type { ApiClient } from "../client.js";
+import { readConfigSource } from "../config-source.js";
+import { connect, globals, type CliContext } from "../context.js";
+import { hasChanges, printPlan, type PlanResponse, type SavedPlan } from "../plan-view.js";
+
+interface ApplyOptions {
+  file: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+interface ApplyResponse {
+  applied: boolean;
+  revision: number;
+  plan: PlanResponse["plan"];
+}
+
+export interface ApplyRequest {
+  file: string;
+  source: string;
+  baseRevision: number;
+  gitCommit?: string | undefined;
+}
+
+/**
+ * Applies the config as one revision. Without a plan file it plans first and applies that plan (asking
+ * on a terminal unless --yes); with one it applies exactly the saved plan, refused if the config has
+ * moved on since ("stale plan").
+ */
+export function registerApply(program: Command, ctx: CliContext): void {
+  program
+    .command("apply")
+    .description("apply slipway.yaml (or a plan saved by `plan --out`) atomically, as a numbered revision")
+    .argument("[planfile]", "a plan saved with `slipway plan --out`")
+    .option("-f, --file <file>", "config file", "slipway.yaml")
+    .option("-y, --yes", "do not ask for confirmation on a terminal")
+    .option("--json", "machine-readable result")
+    .action(async (planFile: string | undefined, options: ApplyOptions, command: Command) => {
+      const { output } = ctx;
+      const client = connect(globals(command), ctx);
+      let request: ApplyRequest;
+      if (planFile !== undefined) {
+        const saved = await readSavedPlan(planFile);
+        request = {
+          file: saved.file,
+          source: saved.source,
+          baseRevision: saved.baseRevision,
+          gitCommit: saved.gitCommit,
+        };
+      } else {
+        const config = await readConfigSource(options.file, ctx.cwd);
+        const planned = await client.post<PlanResponse>("/api/v1/config/plan", {
+          source: config.source,
+          file: config.file,
+        });
+        if (options.json !== true) printPlan(output, planned);
+        if (!hasChanges(planned.plan)) {
+          if (options.json === true)
+            output.json({ applied: false, revision: planned.baseRevision, plan: planned.plan });
+          return;
+        }
+        if (output.tty && options.yes !== true && options.json !== true && !(await confirm())) {
+          output.err("Apply cancelled; nothing was changed.");
+          process.exitCode = 1;
+          return;
+        }
+        request = {
+          file: config.file,
+          source: config.source,
+          baseRevision: planned.baseRevision,
+          gitCommit: config.gitCommit,
+        };
+      }
+      const result = await applyConfig(client, request);
+      if (options.json === true) output.json(result);
+      else if (!result.applied) output.out("No changes. The live config already matches.");
+      else {
+        const s = result.plan.summary;
+        output.out(
+          output.c.green(
+            `Apply complete: revision ${result.revision} (${s.add} added, ${s.change} changed, ${s.delete} deleted).`,
+          ),
+        );
+      }
+    });
+}
+
+export function applyConfig(client: ApiClient, request: ApplyRequest): Promise<ApplyResponse> {
+  return client.post<ApplyResponse>("/api/v1/config/apply", request);
+}
+
+async function readSavedPlan(path: string): Promise<SavedPlan> {
+  let parsed: Partial<SavedPlan>;
+  try {
+    parsed = JSON.parse(await readFile(path, "utf8")) as Partial<SavedPlan>;
+  } catch (err) {
+    throw new SlipwayError(
+      "invalid_request",
+      `cannot read the plan file ${path}: ${(err as Error).message}`,
+      {
+        hint: "make one with `slipway plan --out FILE`",
+      },
+    );
+  }
+  if (
+    parsed.kind !== "slipway-plan" ||
+    parsed.version !== 1 ||
+    typeof parsed.source !== "string" ||
+    typeof parsed.file !== "string" ||
+    typeof parsed.baseRevision !== "number"
+  ) {
+    throw new SlipwayError("invalid_request", `${path} is not a plan saved by \`slipway plan --out\``);
+  }
+  return parsed as SavedPlan;
+}
+
+async function confirm(): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question("Apply these changes? Only 'yes' is accepted: ");
+    return answer.trim() === "yes";
+  } finally {
+    rl.close();
+  }
+}

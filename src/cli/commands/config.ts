@@ -1,0 +1,88 @@
+import type { Command } from "commander";
+import { SlipwayError } from "../../util/errors.js";
+import { connect, globals, type CliContext } from "../context.js";
+import { shortTime, table } from "../output.js";
+
+interface RevisionView {
+  revision: number;
+  author: string;
+  createdAt: string;
+  sourceFile: string;
+  sourceHash: string;
+  gitCommit: string | null;
+  summary: { add: number; change: number; delete: number };
+  source?: string;
+}
+
+/** `config history` and `config show REV`: every applied revision is kept with its source. */
+export function registerConfig(program: Command, ctx: CliContext): void {
+  const config = program.command("config").description("applied config revisions");
+  config
+    .command("history")
+    .description("list applied revisions, newest first")
+    .option("-n, --limit <n>", "how many", "20")
+    .option("--json", "machine-readable list")
+    .action(async (options: { limit: string; json?: boolean }, command: Command) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new SlipwayError(
+          "invalid_request",
+          `--limit must be a whole number from 1 to 1000; found "${options.limit}"`,
+        );
+      }
+      const client = connect(globals(command), ctx);
+      const { revisions } = await client.get<{ revisions: RevisionView[] }>(
+        `/api/v1/config/revisions?limit=${limit}`,
+      );
+      if (options.json === true) {
+        ctx.output.json(revisions);
+        return;
+      }
+      if (revisions.length === 0) {
+        ctx.output.out("No revisions yet: nothing has been applied.");
+        return;
+      }
+      ctx.output.out(
+        table(
+          ctx.output,
+          ["REV", "APPLIED", "BY", "FILE", "COMMIT", "CHANGES"],
+          revisions.map((r) => [
+            String(r.revision),
+            shortTime(r.createdAt),
+            r.author,
+            r.sourceFile,
+            r.gitCommit?.slice(0, 10) ?? "-",
+            `+${r.summary.add} ~${r.summary.change} -${r.summary.delete}`,
+          ]),
+        ),
+      );
+    });
+  config
+    .command("show")
+    .description("print the source of one revision")
+    .argument("<revision>", "revision number")
+    .option("--json", "the revision with its metadata")
+    .action(async (revision: string, options: { json?: boolean }, command: Command) => {
+      if (!/^[1-9]\d{0,9}$/.test(revision)) {
+        throw new SlipwayError(
+          "invalid_request",
+          `a revision is a positive whole number; found "${revision}"`,
+          {
+            hint: "see `slipway config history`",
+          },
+        );
+      }
+      const client = connect(globals(command), ctx);
+      const r = await client.get<RevisionView>(`/api/v1/config/revisions/${revision}`);
+      if (options.json === true) {
+        ctx.output.json(r);
+        return;
+      }
+      ctx.output.err(
+        ctx.output.c.dim(
+          `# revision ${r.revision} · ${r.sourceFile} · ${shortTime(r.createdAt)} · ${r.author}`,
+        ),
+      );
+      process.stdout.write(r.source ?? "");
+    });
+}

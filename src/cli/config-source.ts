@@ -1,0 +1,36 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { dirname, relative, resolve } from "node:path";
+import { promisify } from "node:util";
+import { loadConfigFile } from "../config/index.js";
+
+const run = promisify(execFile);
+
+export interface ConfigSource {
+  /** As shown in messages: relative to the working directory. */
+  file: string;
+  source: string;
+  gitCommit: string | undefined;
+}
+
+/**
+ * Reads and checks the config locally first, so a broken file fails fast with located errors and
+ * without a round-trip; the server validates again (it trusts no client).
+ */
+export async function readConfigSource(file: string, cwd: string): Promise<ConfigSource> {
+  const path = resolve(cwd, file);
+  await loadConfigFile(path);
+  const source = await readFile(path, "utf8");
+  return { file: relative(cwd, path) || path, source, gitCommit: await gitCommitOf(path) };
+}
+
+/** The commit of the repository holding the file, when there is one (best effort: git may be absent). */
+async function gitCommitOf(path: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run("git", ["-C", dirname(path), "rev-parse", "HEAD"], { timeout: 5000 });
+    const commit = stdout.trim();
+    return /^[0-9a-f]{7,64}$/.test(commit) ? commit : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { ConfigError, SlipwayError } from "../util/errors.js";
+import { slipwayVersion } from "../server/index.js";
+import { formatIssues } from "../config/index.js";
+import { createContext, type CliContext } from "./context.js";
+import { registerApply } from "./commands/apply.js";
+import { registerConfig } from "./commands/config.js";
+import { registerEvents } from "./commands/events.js";
+import { registerInit } from "./commands/init.js";
+import { registerPlan } from "./commands/plan.js";
+import { registerServer } from "./commands/server.js";
+import { registerStatus } from "./commands/status.js";
+import { registerToken } from "./commands/token.js";
+import { registerUp } from "./commands/up.js";
+import { registerValidate } from "./commands/validate.js";
+
+/** Builds the program; each verb lives in its own file under commands/ and only parses and calls. */
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command("slipway")
+    .description("Self-hosted delivery and operations: config as code, releases, rollouts, events.")
+    .version(slipwayVersion(), "-V, --version")
+    .option("--server <url>", "control plane URL (env SLIPWAY_SERVER; default from .slipway/client.json)")
+    .option("--token <token>", "API token (env SLIPWAY_TOKEN; default from .slipway/client.json)")
+    .option("--data-dir <dir>", "state directory (env SLIPWAY_DATA_DIR)", undefined)
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      outputError: (text, write) => {
+        write(ctx.output.c.red(text));
+      },
+    });
+  for (const register of [
+    registerInit,
+    registerUp,
+    registerServer,
+    registerValidate,
+    registerPlan,
+    registerApply,
+    registerStatus,
+    registerConfig,
+    registerToken,
+    registerEvents,
+  ]) {
+    register(program, ctx);
+  }
+  return program;
+}
+
+/** One clear line (or the located config issues), a hint, and exit code 1. */
+export function reportError(ctx: CliContext, err: unknown): void {
+  const { output } = ctx;
+  if (err instanceof ConfigError) {
+    output.err(formatIssues(err.issues, { color: output.color }));
+    output.err(output.c.red(`error: ${err.issues.length} problem(s) in the config; nothing was changed`));
+  } else if (err instanceof SlipwayError) {
+    if (err.code === "invalid_config" && Array.isArray(err.details) && err.details.length > 0) {
+      output.err(formatIssues(err.details as ConfigError["issues"], { color: output.color }));
+    }
+    output.err(output.c.red(`error: ${err.message}`));
+    if (err.hint !== undefined) output.err(output.c.dim(`hint: ${err.hint}`));
+  } else {
+    output.err(output.c.red(`error: ${err instanceof Error ? err.message : String(err)}`));
+    output.err(output.c.dim("hint: this is a bug in slipway; please report it with the command you ran"));
+  }
+  process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const ctx = createContext();
+  try {
+    await createProgram(ctx).parseAsync(process.argv);
+  } catch (err) {
+    reportError(ctx, err);
+  }
+}
+
+await main();
