@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, readJson, runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
+import { storeBackends } from "../test-support/stores.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/shop/slipway.yaml", import.meta.url));
 
@@ -13,11 +14,13 @@ interface ClientFile {
   token: string;
 }
 
-describe("slipway up, plan, apply, status, config, token, events against a real server", () => {
+describe.each(storeBackends())("slipway up, plan, apply, status, config, token, events on $name", (backend) => {
   let dir: string;
   let up: BackgroundCli;
   let client: ClientFile;
-  const cli = (...args: string[]) => runCli(args, { cwd: dir });
+  /** Unset for SQLite (the embedded default under .slipway/); a fresh database for PostgreSQL. */
+  let env: Record<string, string | undefined>;
+  const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
   const edit = (from: string, to: string) => {
     const path = join(dir, "slipway.yaml");
     writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
@@ -101,16 +104,16 @@ describe("slipway up, plan, apply, status, config, token, events against a real 
   it("creates, uses, lists and revokes tokens; a viewer cannot apply", async () => {
     const created = JSON.parse((await cli("token", "create", "dash", "--role", "viewer", "--json")).stdout);
     const viewer = created.token as string;
-    expect((await runCli(["status", "--token", viewer], { cwd: dir })).code).toBe(0);
+    expect((await runCli(["status", "--token", viewer], { cwd: dir, env })).code).toBe(0);
     edit("instances: 3", "instances: 4");
-    const denied = await runCli(["apply", "--yes"], { cwd: dir, env: { SLIPWAY_TOKEN: viewer } });
+    const denied = await runCli(["apply", "--yes"], { cwd: dir, env: { ...env, SLIPWAY_TOKEN: viewer } });
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain("operator role");
     const list = await cli("token", "list");
     expect(list.stdout).toContain("dash");
     expect(list.stdout).not.toContain(viewer);
     expect((await cli("token", "revoke", created.record.id)).code).toBe(0);
-    const after = await runCli(["status", "--token", viewer], { cwd: dir });
+    const after = await runCli(["status", "--token", viewer], { cwd: dir, env });
     expect(after.code).toBe(1);
     expect(after.stderr).toContain("valid bearer token");
     const badRole = await cli("token", "create", "x", "--role", "root");
@@ -122,6 +125,7 @@ describe("slipway up, plan, apply, status, config, token, events against a real 
   it("follows the event log live", async () => {
     const follow = await startCli(["events", "-f", "--json", "--type", "config.applied", "-n", "1"], {
       cwd: dir,
+      env,
       ready: (out) => out.includes('"config.applied"'),
     });
     edit("instances: 3", "instances: 5");
@@ -147,11 +151,21 @@ describe("slipway up, plan, apply, status, config, token, events against a real 
 
   it("refuses a port already in use with a clear message and exit 1", async () => {
     const port = new URL(client.server).port;
-    const res = await runCli(["server", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "other")], {
+    const res = await runCli(["up", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "other")], {
       cwd: dir,
     });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is already in use`);
+  });
+
+  it("logs JSON lines to .slipway/logs without ever writing a token", () => {
+    const log = readFileSync(join(dir, ".slipway", "logs", "slipway.log"), "utf8");
+    const lines = log.trim().split("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    expect(log).toContain("slipway control plane listening");
+    expect(log).not.toContain(client.token);
+    expect(log).not.toContain("slw_");
   });
 
   it("stops cleanly on SIGTERM and comes back with its state, without a new admin token", async () => {
@@ -252,6 +266,21 @@ describe("slipway init", () => {
 });
 
 describe("slipway server when the store cannot be written", () => {
+  it("exits 1 naming host and port, never the password, when PostgreSQL is unreachable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "slipway-pg-"));
+    try {
+      const res = await runCli(["server", "--listen", "127.0.0.1:0"], {
+        cwd: dir,
+        env: { SLIPWAY_DATABASE_URL: "postgres://slipway:hunter2@127.0.0.1:9/slipway" },
+      });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain("127.0.0.1:9");
+      expect(res.stderr).not.toContain("hunter2");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("exits 1 naming the path when the data dir cannot be created", async () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-ro-"));
     try {
