@@ -1,9 +1,10 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Store } from "../store/index.js";
 import { registerAuth, type LocalPrincipal } from "./auth.js";
 import { EventStreams } from "./event-stream.js";
 import { registerMetrics } from "./metrics.js";
+import { registerRequestLog } from "./request-log.js";
 import { registerProblemHandlers } from "./problem.js";
 import { registerConfigRoutes } from "./routes/config.js";
 import { registerEventRoutes } from "./routes/events.js";
@@ -38,6 +39,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     forceCloseConnections: "idle",
     return503OnClosing: true,
     requestIdHeader: "x-request-id",
+    // One line per request, written by registerRequestLog, instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   // JSON only: without this, fastify would accept text/plain bodies and fail them later as 400.
   app.removeContentTypeParser("text/plain");
@@ -75,6 +78,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   registerAuth(app, options.store, options.local);
   registerMetrics(app);
+  registerRequestLog(app);
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {

@@ -1,5 +1,14 @@
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,173 +23,186 @@ interface ClientFile {
   token: string;
 }
 
-describe.each(storeBackends())("slipway up, plan, apply, status, config, token, events on $name", (backend) => {
-  let dir: string;
-  let up: BackgroundCli;
-  let client: ClientFile;
-  /** Unset for SQLite (the embedded default under .slipway/); a fresh database for PostgreSQL. */
-  let env: Record<string, string | undefined>;
-  const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
-  const edit = (from: string, to: string) => {
-    const path = join(dir, "slipway.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
-  };
+describe.each(storeBackends())(
+  "slipway up, plan, apply, status, config, token, events on $name",
+  (backend) => {
+    let dir: string;
+    let up: BackgroundCli;
+    let client: ClientFile;
+    /** Unset for SQLite (the embedded default under .slipway/); a fresh database for PostgreSQL. */
+    let env: Record<string, string | undefined> = {};
+    const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
+    const edit = (from: string, to: string) => {
+      const path = join(dir, "slipway.yaml");
+      writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
+    };
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "slipway-cli-"));
-    copyFileSync(EXAMPLE, join(dir, "slipway.yaml"));
-    const git = (...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir });
-    git("init", "-q");
-    git("add", "slipway.yaml");
-    git("commit", "-q", "-m", "config");
-    up = await startCli(["up", "--listen", "127.0.0.1:0"], {
-      cwd: dir,
-      ready: (out) => out.includes("Try:"),
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "slipway-cli-"));
+      copyFileSync(EXAMPLE, join(dir, "slipway.yaml"));
+      const git = (...args: string[]) =>
+        execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir });
+      git("init", "-q");
+      git("add", "slipway.yaml");
+      git("commit", "-q", "-m", "config");
+      env = { SLIPWAY_DATABASE_URL: (await backend.prepare()).databaseUrl };
+      up = await startCli(["up", "--listen", "127.0.0.1:0"], {
+        cwd: dir,
+        env,
+        ready: (out) => out.includes("Try:"),
+      });
+      client = readJson(join(dir, ".slipway", "client.json")) as ClientFile;
     });
-    client = readJson(join(dir, ".slipway", "client.json")) as ClientFile;
-  });
-  afterAll(async () => {
-    await up.stop("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("starts, prints the URL and a one-time admin token, and applies slipway.yaml", () => {
-    const out = up.output();
-    expect(out).toContain(client.server);
-    expect(out).toContain(client.token);
-    expect(out).toMatch(/Plan: 4 to add, 0 to change, 0 to delete\./);
-    expect(out).toContain("Applied slipway.yaml as revision 1.");
-    expect(statSync(join(dir, ".slipway", "client.json")).mode & 0o777).toBe(0o600);
-  });
-
-  it("shows status as a table and as JSON, with the git commit of the applied file", async () => {
-    const text = await cli("status");
-    expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/SERVICE\s+ROUTE\s+INSTANCES\s+STRATEGY/);
-    expect(text.stdout).toMatch(/web\s+\/\s+2\s+canary/);
-    const json = JSON.parse((await cli("status", "--json")).stdout);
-    const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir }).toString().trim();
-    expect(json).toMatchObject({ project: "shop", revision: 1, lastApplied: { gitCommit: head } });
-  });
-
-  it("plan exits 0 with no changes and 2 with changes, field by field", async () => {
-    const same = await cli("plan", "--detailed-exitcode");
-    expect(same.code).toBe(0);
-    expect(same.stdout).toContain("No changes");
-    edit("instances: 2", "instances: 3");
-    const changed = await cli("plan", "--detailed-exitcode");
-    expect(changed.code).toBe(2);
-    expect(changed.stdout).toContain("~ service web");
-    expect(changed.stdout).toMatch(/run\.instances: 2 → 3/);
-    expect(changed.stdout).toContain("Plan: 0 to add, 1 to change, 0 to delete.");
-  });
-
-  it("applies a saved plan, and refuses it once the config has moved on", async () => {
-    expect((await cli("plan", "--out", "a.plan")).code).toBe(0);
-    expect((await cli("plan", "--out", "b.plan")).code).toBe(0);
-    const first = await cli("apply", "a.plan");
-    expect(first.code).toBe(0);
-    expect(first.stdout).toContain("Apply complete: revision 2");
-    const stale = await cli("apply", "b.plan");
-    expect(stale.code).toBe(1);
-    expect(stale.stderr).toContain("stale plan");
-    expect(stale.stderr).toContain("hint:");
-    expect((await cli("plan", "--detailed-exitcode")).code).toBe(0);
-  });
-
-  it("lists and shows revisions", async () => {
-    const history = JSON.parse((await cli("config", "history", "--json")).stdout);
-    expect(history.map((r: { revision: number }) => r.revision)).toEqual([2, 1]);
-    const shown = await cli("config", "show", "1");
-    expect(shown.stdout).toContain("instances: 2");
-    const absent = await cli("config", "show", "99");
-    expect(absent.code).toBe(1);
-    expect(absent.stderr).toContain("error:");
-    const bad = await cli("config", "show", "x");
-    expect(bad.code).toBe(1);
-  });
-
-  it("creates, uses, lists and revokes tokens; a viewer cannot apply", async () => {
-    const created = JSON.parse((await cli("token", "create", "dash", "--role", "viewer", "--json")).stdout);
-    const viewer = created.token as string;
-    expect((await runCli(["status", "--token", viewer], { cwd: dir, env })).code).toBe(0);
-    edit("instances: 3", "instances: 4");
-    const denied = await runCli(["apply", "--yes"], { cwd: dir, env: { ...env, SLIPWAY_TOKEN: viewer } });
-    expect(denied.code).toBe(1);
-    expect(denied.stderr).toContain("operator role");
-    const list = await cli("token", "list");
-    expect(list.stdout).toContain("dash");
-    expect(list.stdout).not.toContain(viewer);
-    expect((await cli("token", "revoke", created.record.id)).code).toBe(0);
-    const after = await runCli(["status", "--token", viewer], { cwd: dir, env });
-    expect(after.code).toBe(1);
-    expect(after.stderr).toContain("valid bearer token");
-    const badRole = await cli("token", "create", "x", "--role", "root");
-    expect(badRole.code).toBe(1);
-    expect(badRole.stderr).toContain("--role must be one of");
-    edit("instances: 4", "instances: 3");
-  });
-
-  it("follows the event log live", async () => {
-    const follow = await startCli(["events", "-f", "--json", "--type", "config.applied", "-n", "1"], {
-      cwd: dir,
-      env,
-      ready: (out) => out.includes('"config.applied"'),
+    afterAll(async () => {
+      await up.stop("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     });
-    edit("instances: 3", "instances: 5");
-    expect((await cli("apply", "--yes")).code).toBe(0);
-    const deadline = Date.now() + 10_000;
-    while (follow.output().split("config.applied").length < 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(
-      follow
-        .output()
-        .split("\n")
-        .filter((l) => l.includes('"config.applied"')).length,
-    ).toBe(2);
-    expect(await follow.stop("SIGINT")).toBe(0);
-  });
 
-  it("says which URL it could not reach", async () => {
-    const res = await cli("status", "--server", "http://127.0.0.1:9");
-    expect(res.code).toBe(1);
-    expect(res.stderr).toContain("cannot reach the Slipway server at http://127.0.0.1:9");
-  });
-
-  it("refuses a port already in use with a clear message and exit 1", async () => {
-    const port = new URL(client.server).port;
-    const res = await runCli(["up", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "other")], {
-      cwd: dir,
+    it("starts, prints the URL and a one-time admin token, and applies slipway.yaml", () => {
+      const out = up.output();
+      expect(out).toContain(client.server);
+      expect(out).toContain(client.token);
+      expect(out).toMatch(/Plan: 4 to add, 0 to change, 0 to delete\./);
+      expect(out).toContain("Applied slipway.yaml as revision 1.");
+      expect(statSync(join(dir, ".slipway", "client.json")).mode & 0o777).toBe(0o600);
     });
-    expect(res.code).toBe(1);
-    expect(res.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is already in use`);
-  });
 
-  it("logs JSON lines to .slipway/logs without ever writing a token", () => {
-    const log = readFileSync(join(dir, ".slipway", "logs", "slipway.log"), "utf8");
-    const lines = log.trim().split("\n");
-    expect(lines.length).toBeGreaterThan(3);
-    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    expect(log).toContain("slipway control plane listening");
-    expect(log).not.toContain(client.token);
-    expect(log).not.toContain("slw_");
-  });
-
-  it("stops cleanly on SIGTERM and comes back with its state, without a new admin token", async () => {
-    expect(await up.stop("SIGTERM")).toBe(0);
-    expect(up.output()).toContain("Stopped.");
-    up = await startCli(["up", "--listen", "127.0.0.1:0"], {
-      cwd: dir,
-      ready: (out) => out.includes("Try:"),
+    it("shows status as a table and as JSON, with the git commit of the applied file", async () => {
+      const text = await cli("status");
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/SERVICE\s+ROUTE\s+INSTANCES\s+STRATEGY/);
+      expect(text.stdout).toMatch(/web\s+\/\s+2\s+canary/);
+      const json = JSON.parse((await cli("status", "--json")).stdout);
+      const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir }).toString().trim();
+      expect(json).toMatchObject({ project: "shop", revision: 1, lastApplied: { gitCommit: head } });
     });
-    expect(up.output()).not.toContain("Admin token");
-    expect(up.output()).toContain("No changes");
-    const status = JSON.parse((await cli("status", "--json")).stdout);
-    expect(status.revision).toBe(3);
-  });
-});
+
+    it("plan exits 0 with no changes and 2 with changes, field by field", async () => {
+      const same = await cli("plan", "--detailed-exitcode");
+      expect(same.code).toBe(0);
+      expect(same.stdout).toContain("No changes");
+      edit("instances: 2", "instances: 3");
+      const changed = await cli("plan", "--detailed-exitcode");
+      expect(changed.code).toBe(2);
+      expect(changed.stdout).toContain("~ service web");
+      expect(changed.stdout).toMatch(/run\.instances: 2 → 3/);
+      expect(changed.stdout).toContain("Plan: 0 to add, 1 to change, 0 to delete.");
+    });
+
+    it("applies a saved plan, and refuses it once the config has moved on", async () => {
+      expect((await cli("plan", "--out", "a.plan")).code).toBe(0);
+      expect((await cli("plan", "--out", "b.plan")).code).toBe(0);
+      const first = await cli("apply", "a.plan");
+      expect(first.code).toBe(0);
+      expect(first.stdout).toContain("Apply complete: revision 2");
+      const stale = await cli("apply", "b.plan");
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toContain("stale plan");
+      expect(stale.stderr).toContain("hint:");
+      expect((await cli("plan", "--detailed-exitcode")).code).toBe(0);
+    });
+
+    it("lists and shows revisions", async () => {
+      const history = JSON.parse((await cli("config", "history", "--json")).stdout);
+      expect(history.map((r: { revision: number }) => r.revision)).toEqual([2, 1]);
+      const shown = await cli("config", "show", "1");
+      expect(shown.stdout).toContain("instances: 2");
+      const absent = await cli("config", "show", "99");
+      expect(absent.code).toBe(1);
+      expect(absent.stderr).toContain("error:");
+      const bad = await cli("config", "show", "x");
+      expect(bad.code).toBe(1);
+    });
+
+    it("creates, uses, lists and revokes tokens; a viewer cannot apply", async () => {
+      const created = JSON.parse((await cli("token", "create", "dash", "--role", "viewer", "--json")).stdout);
+      const viewer = created.token as string;
+      expect((await runCli(["status", "--token", viewer], { cwd: dir, env })).code).toBe(0);
+      edit("instances: 3", "instances: 4");
+      const denied = await runCli(["apply", "--yes"], { cwd: dir, env: { ...env, SLIPWAY_TOKEN: viewer } });
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toContain("operator role");
+      const list = await cli("token", "list");
+      expect(list.stdout).toContain("dash");
+      expect(list.stdout).not.toContain(viewer);
+      expect((await cli("token", "revoke", created.record.id)).code).toBe(0);
+      const after = await runCli(["status", "--token", viewer], { cwd: dir, env });
+      expect(after.code).toBe(1);
+      expect(after.stderr).toContain("valid bearer token");
+      const badRole = await cli("token", "create", "x", "--role", "root");
+      expect(badRole.code).toBe(1);
+      expect(badRole.stderr).toContain("--role must be one of");
+      edit("instances: 4", "instances: 3");
+    });
+
+    it("follows the event log live", async () => {
+      const follow = await startCli(["events", "-f", "--json", "--type", "config.applied", "-n", "1"], {
+        cwd: dir,
+        env,
+        ready: (out) => out.includes('"config.applied"'),
+      });
+      edit("instances: 3", "instances: 5");
+      expect((await cli("apply", "--yes")).code).toBe(0);
+      const deadline = Date.now() + 10_000;
+      while (follow.output().split("config.applied").length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(
+        follow
+          .output()
+          .split("\n")
+          .filter((l) => l.includes('"config.applied"')).length,
+      ).toBe(2);
+      expect(await follow.stop("SIGINT")).toBe(0);
+    });
+
+    it("says which URL it could not reach", async () => {
+      const res = await cli("status", "--server", "http://127.0.0.1:9");
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain("cannot reach the Slipway server at http://127.0.0.1:9");
+    });
+
+    it("refuses a port already in use with a clear message and exit 1", async () => {
+      const port = new URL(client.server).port;
+      const res = await runCli(["up", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "other")], {
+        cwd: dir,
+      });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is already in use`);
+    });
+
+    it("keeps its state where it was told to", async () => {
+      const dbFile = join(dir, ".slipway", "slipway.db");
+      const status = JSON.parse((await cli("status", "--json")).stdout);
+      expect(status.server.store).toBe(backend.name);
+      expect(existsSync(dbFile)).toBe(backend.name === "sqlite");
+    });
+
+    it("logs JSON lines to .slipway/logs without ever writing a token", () => {
+      const log = readFileSync(join(dir, ".slipway", "logs", "slipway.log"), "utf8");
+      const lines = log.trim().split("\n");
+      expect(lines.length).toBeGreaterThan(3);
+      for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      expect(log).toContain("slipway control plane listening");
+      expect(log).not.toContain(client.token);
+      expect(log).not.toContain("slw_");
+    });
+
+    it("stops cleanly on SIGTERM and comes back with its state, without a new admin token", async () => {
+      expect(await up.stop("SIGTERM")).toBe(0);
+      expect(up.output()).toContain("Stopped.");
+      up = await startCli(["up", "--listen", "127.0.0.1:0"], {
+        cwd: dir,
+        env,
+        ready: (out) => out.includes("Try:"),
+      });
+      expect(up.output()).not.toContain("Admin token");
+      expect(up.output()).toContain("No changes");
+      const status = JSON.parse((await cli("status", "--json")).stdout);
+      expect(status.revision).toBe(3);
+    });
+  },
+);
 
 describe("slipway validate", () => {
   let dir: string;
