@@ -23,7 +23,14 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty) {
     streams.push({
       level: "trace",
-      stream: pretty({ colorize: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname", sync: true }),
+      // One line per record on the terminal; the request fields are already in the message.
+      stream: pretty({
+        colorize: true,
+        singleLine: true,
+        translateTime: "SYS:HH:MM:ss",
+        ignore: "pid,hostname,reqId,method,url,status",
+        sync: true,
+      }),
     });
   }
   return pino(
