@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -88,4 +88,13 @@ export async function startCli(
 
 export function readJson(path: string): unknown {
   return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : undefined;
+}
+
+/**
+ * Whether `user` can read `path` (every directory on the way included). Tests that run the built code
+ * as another user skip, with the reason, when the checkout lives where that user cannot look.
+ */
+export function readableBy(user: string, path: string): boolean {
+  if (process.getuid?.() !== 0) return false;
+  return spawnSync("runuser", ["-u", user, "--", "test", "-r", path]).status === 0;
 }
