@@ -77,6 +77,15 @@ describe.each(storeBackends())(
       expect(json).toMatchObject({ project: "shop", revision: 1, lastApplied: { gitCommit: head } });
     });
 
+    it("records no commit for a file with uncommitted changes", async () => {
+      edit("instances: 2", "instances: 7");
+      expect((await cli("apply", "--yes")).code).toBe(0);
+      const json = JSON.parse((await cli("status", "--json")).stdout);
+      expect(json.lastApplied.gitCommit).toBeNull();
+      edit("instances: 7", "instances: 2");
+      expect((await cli("apply", "--yes")).code).toBe(0);
+    });
+
     it("plan exits 0 with no changes and 2 with changes, field by field", async () => {
       const same = await cli("plan", "--detailed-exitcode");
       expect(same.code).toBe(0);
@@ -94,7 +103,7 @@ describe.each(storeBackends())(
       expect((await cli("plan", "--out", "b.plan")).code).toBe(0);
       const first = await cli("apply", "a.plan");
       expect(first.code).toBe(0);
-      expect(first.stdout).toContain("Apply complete: revision 2");
+      expect(first.stdout).toContain("Apply complete: revision 4");
       const stale = await cli("apply", "b.plan");
       expect(stale.code).toBe(1);
       expect(stale.stderr).toContain("stale plan");
@@ -104,7 +113,7 @@ describe.each(storeBackends())(
 
     it("lists and shows revisions", async () => {
       const history = JSON.parse((await cli("config", "history", "--json")).stdout);
-      expect(history.map((r: { revision: number }) => r.revision)).toEqual([2, 1]);
+      expect(history.map((r: { revision: number }) => r.revision)).toEqual([4, 3, 2, 1]);
       const shown = await cli("config", "show", "1");
       expect(shown.stdout).toContain("instances: 2");
       const absent = await cli("config", "show", "99");
@@ -199,7 +208,7 @@ describe.each(storeBackends())(
       expect(up.output()).not.toContain("Admin token");
       expect(up.output()).toContain("No changes");
       const status = JSON.parse((await cli("status", "--json")).stdout);
-      expect(status.revision).toBe(3);
+      expect(status.revision).toBe(5);
     });
   },
 );

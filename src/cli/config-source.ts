@@ -24,12 +24,19 @@ export async function readConfigSource(file: string, cwd: string): Promise<Confi
   return { file: relative(cwd, path) || path, source, gitCommit: await gitCommitOf(path) };
 }
 
-/** The commit of the repository holding the file, when there is one (best effort: git may be absent). */
+/**
+ * The commit of the repository holding the file, when there is one and the file is exactly as
+ * committed: a revision must never claim a commit whose file differs from what was applied (the source
+ * hash is recorded either way). Best effort: git may be absent.
+ */
 async function gitCommitOf(path: string): Promise<string | undefined> {
   try {
-    const { stdout } = await run("git", ["-C", dirname(path), "rev-parse", "HEAD"], { timeout: 5000 });
+    const cwd = dirname(path);
+    const { stdout } = await run("git", ["-C", cwd, "rev-parse", "HEAD"], { timeout: 5000 });
     const commit = stdout.trim();
-    return /^[0-9a-f]{7,64}$/.test(commit) ? commit : undefined;
+    if (!/^[0-9a-f]{7,64}$/.test(commit)) return undefined;
+    const status = await run("git", ["-C", cwd, "status", "--porcelain", "--", path], { timeout: 5000 });
+    return status.stdout.trim() === "" ? commit : undefined;
   } catch {
     return undefined;
   }
