@@ -121,6 +121,9 @@ describe.each(storeBackends())(
       expect(absent.stderr).toContain("error:");
       const bad = await cli("config", "show", "x");
       expect(bad.code).toBe(1);
+      const badLimit = await cli("config", "history", "-n", "0");
+      expect(badLimit.code).toBe(1);
+      expect(badLimit.stderr).toContain("expected a whole number from 1 to 1000");
     });
 
     it("creates, uses, lists and revokes tokens; a viewer cannot apply", async () => {

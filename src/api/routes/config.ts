@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
-import { computePlan, desiredObjects, parseConfig, type Plan } from "../../config/index.js";
+import { computePlan, desiredObjects, parseConfig, toChangeInputs, type Plan } from "../../config/index.js";
 import type { Store } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import { requireRole } from "../auth.js";
@@ -57,13 +57,7 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
         sourceHash: loaded.sourceHash,
         source: body.source,
         gitCommit: body.gitCommit,
-        changes: plan.changes.map((c) => ({
-          action: c.action,
-          kind: c.kind,
-          name: c.name,
-          spec: c.spec,
-          fields: c.fields,
-        })),
+        changes: toChangeInputs(plan),
         summary: plan.summary,
       });
       return { applied: true, revision: revision.revision, plan: publicPlan(plan) };

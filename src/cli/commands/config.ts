@@ -1,18 +1,11 @@
 import type { Command } from "commander";
 import { SlipwayError } from "../../util/errors.js";
+import type { ConfigRevision } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseLimit } from "../options.js";
 import { shortTime, table } from "../output.js";
 
-interface RevisionView {
-  revision: number;
-  author: string;
-  createdAt: string;
-  sourceFile: string;
-  sourceHash: string;
-  gitCommit: string | null;
-  summary: { add: number; change: number; delete: number };
-  source?: string;
-}
+type RevisionView = ConfigRevision & { source?: string };
 
 /** `config history` and `config show REV`: every applied revision is kept with its source. */
 export function registerConfig(program: Command, ctx: CliContext): void {
@@ -20,16 +13,10 @@ export function registerConfig(program: Command, ctx: CliContext): void {
   config
     .command("history")
     .description("list applied revisions, newest first")
-    .option("-n, --limit <n>", "how many", "20")
+    .option("-n, --limit <n>", "how many", parseLimit, 20)
     .option("--json", "machine-readable list")
-    .action(async (options: { limit: string; json?: boolean }, command: Command) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        throw new SlipwayError(
-          "invalid_request",
-          `--limit must be a whole number from 1 to 1000; found "${options.limit}"`,
-        );
-      }
+    .action(async (options: { limit: number; json?: boolean }, command: Command) => {
+      const limit = options.limit;
       const client = connect(globals(command), ctx);
       const { revisions } = await client.get<{ revisions: RevisionView[] }>(
         `/api/v1/config/revisions?limit=${limit}`,

@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import type { StoredEvent } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseLimit } from "../options.js";
 import { shortTime } from "../output.js";
 
 interface EventsOptions {
   follow?: boolean;
   type?: string;
-  limit: string;
+  limit: number;
   json?: boolean;
 }
 
@@ -18,16 +18,10 @@ export function registerEvents(program: Command, ctx: CliContext): void {
     .description("show the event log; -f follows it live")
     .option("-f, --follow", "keep streaming new events until Ctrl-C")
     .option("-t, --type <prefixes>", "only these type prefixes, comma-separated (e.g. config.,token.)")
-    .option("-n, --limit <n>", "how many recent events to show first", "50")
+    .option("-n, --limit <n>", "how many recent events to show first", parseLimit, 50)
     .option("--json", "one JSON object per line")
     .action(async (options: EventsOptions, command: Command) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        throw new SlipwayError(
-          "invalid_request",
-          `--limit must be a whole number from 1 to 1000; found "${options.limit}"`,
-        );
-      }
+      const limit = options.limit;
       const client = connect(globals(command), ctx);
       const type = options.type === undefined ? "" : `&type=${encodeURIComponent(options.type)}`;
       const { events } = await client.get<{ events: StoredEvent[] }>(`/api/v1/events?limit=${limit}${type}`);

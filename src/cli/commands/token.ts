@@ -1,18 +1,10 @@
 import type { Command } from "commander";
+import type { TokenRecord } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import { connect, globals, type CliContext } from "../context.js";
 import { shortTime, table } from "../output.js";
 
-interface TokenView {
-  id: string;
-  name: string;
-  role: string;
-  prefix: string;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+type TokenView = TokenRecord;
 
 const ROLES = ["admin", "operator", "viewer"];
 
