@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { sameSecret } from "../util/secrets.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Store, TokenRole } from "../store/index.js";
 import { SlipwayError } from "../util/errors.js";
@@ -25,12 +25,6 @@ export interface LocalPrincipal {
   secret: string;
   /** Recorded in the event log, e.g. `local:alice`. */
   actor: string;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

@@ -32,7 +32,8 @@ const statusByCode: Record<ErrorCode, { status: number; title: string }> = {
   apply_conflict: { status: 409, title: "Concurrent apply" },
   store_unavailable: { status: 503, title: "Store unavailable" },
   store_unwritable: { status: 503, title: "Store unwritable" },
-  address_in_use: { status: 500, title: "Address in use" },
+  // A listen address someone asked for is taken: their conflict to resolve (agent routers, `--listen`).
+  address_in_use: { status: 409, title: "Address in use" },
   server_unreachable: { status: 502, title: "Server unreachable" },
   internal: { status: 500, title: "Internal error" },
 };

@@ -1,0 +1,187 @@
+/**
+ * The control plane's client for the agent's local API, over the agent's Unix socket. Problem documents
+ * come back as SlipwayError with the agent's code; an agent that does not answer is
+ * `server_unreachable`, naming the socket.
+ */
+import { Client } from "undici";
+import type { RouteTable } from "../router/index.js";
+import type { z } from "zod";
+import type { InstanceStatus } from "../runtime/index.js";
+import { SlipwayError, type ErrorCode } from "../util/errors.js";
+import type { InstanceEvent } from "./events.js";
+import type { instanceSpecBody } from "./schemas.js";
+import type { AgentState, EnvironmentState, StatsWindowJson } from "./types.js";
+
+export interface AgentClientOptions {
+  socketPath: string;
+  /** The content of `<dataDir>/agent/agent.token`. */
+  token: string;
+}
+
+/**
+ * An InstanceSpec as sent: the agent fills in defaults (envVars {}, stopTimeoutMs 10 s, the probe
+ * defaults of slipway.yaml).
+ */
+export type InstanceSpecInput = z.input<typeof instanceSpecBody>;
+
+export interface AgentClient {
+  state(): Promise<AgentState>;
+  putEnvironment(env: string, body: { listen: string; routes: RouteTable }): Promise<EnvironmentState>;
+  deleteEnvironment(env: string): Promise<void>;
+  startInstance(spec: InstanceSpecInput): Promise<InstanceStatus>;
+  stopInstance(id: string): Promise<void>;
+  logs(id: string, options?: { tail?: number }): Promise<string[]>;
+  stats(
+    env: string,
+    service: string,
+    release: string,
+    options?: { sinceMs?: number },
+  ): Promise<StatsWindowJson>;
+  /**
+   * Instance state changes, live, until `signal` aborts (then the iteration just ends). Pass the last
+   * `seq` seen as `lastEventId` to get what was missed since (within one agent run).
+   */
+  events(options?: { lastEventId?: number; signal?: AbortSignal }): AsyncIterable<InstanceEvent>;
+  close(): Promise<void>;
+}
+
+interface ProblemBody {
+  code?: ErrorCode;
+  detail?: string;
+  hint?: string;
+  errors?: unknown;
+}
+
+const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/**
+ * @example
+ *   const agent = createAgentClient({ socketPath, token: readFileSync(tokenPath, "utf8").trim() });
+ *   await agent.putEnvironment("production", { listen: "127.0.0.1:8080", routes });
+ */
+export function createAgentClient(options: AgentClientOptions): AgentClient {
+  // The origin is only the Host header; the connection goes to the socket.
+  const client = new Client("http://slipway-agent", { socketPath: options.socketPath });
+  const seg = encodeURIComponent;
+
+  async function call<T>(
+    method: "GET" | "PUT" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    let response;
+    try {
+      response = await client.request({
+        method,
+        path,
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw asUnreachable(err, options.socketPath);
+    }
+    const text = await response.body.text();
+    if (response.statusCode >= 400) throw fromProblem(response.statusCode, text);
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  return {
+    state: () => call("GET", "/v1/state"),
+    putEnvironment: (env, body) => call("PUT", `/v1/environments/${seg(env)}`, body),
+    deleteEnvironment: (env) => call("DELETE", `/v1/environments/${seg(env)}`),
+    startInstance: (spec) => call("POST", "/v1/instances", spec),
+    stopInstance: (id) => call("DELETE", `/v1/instances/${seg(id)}`),
+    logs: async (id, opts = {}) => {
+      const query = opts.tail === undefined ? "" : `?tail=${opts.tail}`;
+      const result = await call<{ lines: string[] }>("GET", `/v1/instances/${seg(id)}/logs${query}`);
+      return result.lines;
+    },
+    stats: (env, service, release, opts = {}) => {
+      const query = opts.sinceMs === undefined ? "" : `?sinceMs=${opts.sinceMs}`;
+      return call("GET", `/v1/stats/${seg(env)}/${seg(service)}/${seg(release)}${query}`);
+    },
+    events: (opts = {}) => streamEvents(options, opts),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * A Client of its own: an open stream holds its connection, and the main client's other calls must
+ * not queue behind it.
+ */
+async function* streamEvents(
+  options: AgentClientOptions,
+  opts: { lastEventId?: number; signal?: AbortSignal },
+): AsyncGenerator<InstanceEvent> {
+  const client = new Client("http://slipway-agent", { socketPath: options.socketPath });
+  try {
+    let response;
+    try {
+      response = await client.request({
+        method: "GET",
+        path: "/v1/events",
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          accept: "text/event-stream",
+          ...(opts.lastEventId === undefined ? {} : { "last-event-id": String(opts.lastEventId) }),
+        },
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (opts.signal?.aborted === true) return;
+      throw asUnreachable(err, options.socketPath);
+    }
+    if (response.statusCode >= 400) throw fromProblem(response.statusCode, await response.body.text());
+    yield* parseEventStream(response.body, opts.signal);
+  } finally {
+    await client.destroy();
+  }
+}
+
+async function* parseEventStream(
+  body: AsyncIterable<Buffer>,
+  signal?: AbortSignal,
+): AsyncGenerator<InstanceEvent> {
+  let buffer = "";
+  try {
+    for await (const chunk of body) {
+      buffer += chunk.toString("utf8");
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").find((line) => line.startsWith("data: "));
+        if (data !== undefined) yield JSON.parse(data.slice(6)) as InstanceEvent;
+      }
+    }
+  } catch (err) {
+    if (signal?.aborted !== true) throw err;
+  }
+}
+
+function asUnreachable(err: unknown, socketPath: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && UNREACHABLE.has(code)) {
+    return new SlipwayError("server_unreachable", `agent unreachable at ${socketPath} (${code})`, {
+      hint: "is the agent running? start it with `slipway agent`",
+      cause: err,
+    });
+  }
+  return err;
+}
+
+function fromProblem(status: number, text: string): SlipwayError {
+  let problem: ProblemBody = {};
+  try {
+    problem = JSON.parse(text) as ProblemBody;
+  } catch {
+    // Not a problem document (should not happen); keep the status in the message.
+  }
+  return new SlipwayError(problem.code ?? "internal", problem.detail ?? `agent answered HTTP ${status}`, {
+    hint: problem.hint,
+    details: problem.errors,
+  });
+}

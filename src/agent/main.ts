@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * `node dist/agent/main.js --data-dir DIR`: runs the node agent until SIGTERM or SIGINT, then stops the
+ * listeners (with drain) and the instances, and exits 0. `slipway agent` will call the same code.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger } from "../log/index.js";
+import { SlipwayError } from "../util/errors.js";
+import { createAgent } from "./agent.js";
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      "data-dir": { type: "string", default: ".slipway" },
+      "log-level": { type: "string", default: "info" },
+    },
+  });
+  const dataDir = values["data-dir"];
+  const logger = createLogger({
+    dir: join(dataDir, "agent", "logs"),
+    level: values["log-level"],
+    pretty: false,
+  });
+  const agent = createAgent({ dataDir, logger });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "signal received");
+    agent.stop({ stopInstances: true }).then(
+      () => {
+        logger.flush(() => process.exit(0));
+      },
+      (err: unknown) => {
+        logger.error({ err }, "agent did not stop cleanly");
+        logger.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  await agent.start();
+  process.stdout.write(`slipway agent listening on ${agent.socketPath}\n`);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof SlipwayError ? `${err.code}: ${err.message}` : String(err);
+  process.stderr.write(`slipway agent: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+/**
+ * The node agent's contract: what the control plane asks of it (environments with their route tables,
+ * instance specs), what it reports (AgentState), and the Agent's lifecycle.
+ */
+import type { Logger } from "pino";
+import type { RouteTable } from "../router/index.js";
+import type { InstanceSpec, InstanceStatus } from "../runtime/index.js";
+
+/** One environment's router listener as the control plane wants it. */
+export interface EnvironmentSpec {
+  /** `host:port`, e.g. `127.0.0.1:8080`. */
+  listen: string;
+  routes: RouteTable;
+}
+
+export interface EnvironmentState extends EnvironmentSpec {
+  name: string;
+  /** Where the router actually listens; undefined when the listener could not be restored. */
+  address: { host: string; port: number } | undefined;
+  /** Why the listener is not up (only after a restore that failed, e.g. the port was taken meanwhile). */
+  error?: string;
+}
+
+export interface AgentInfo {
+  version: string;
+  pid: number;
+  /** ISO time. */
+  startedAt: string;
+}
+
+/** `GET /v1/state`. */
+export interface AgentState {
+  agent: AgentInfo;
+  environments: EnvironmentState[];
+  instances: InstanceStatus[];
+}
+
+/** `<dataDir>/agent/state.json`: what must come back after a restart. */
+export interface AgentSnapshot {
+  version: 1;
+  environments: Record<string, EnvironmentSpec>;
+  /** With the port the supervisor assigned filled in, so routes keep pointing at the right place. */
+  instances: InstanceSpec[];
+}
+
+/** `GET /v1/stats/...`: the router's StatsWindow with the latency sample as a plain array. */
+export interface StatsWindowJson {
+  requests: number;
+  errors: number;
+  aborted: number;
+  upgrades: number;
+  latenciesMs: number[];
+  statusClasses: { "2xx": number; "3xx": number; "4xx": number; "5xx": number };
+  /** null when the window holds no request (NaN does not survive JSON). */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface AgentOptions {
+  /** The agent keeps everything under `<dataDir>/agent/`. */
+  dataDir: string;
+  logger?: Logger;
+  /** Epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+  /** Drain for SSE and WebSockets when a listener stops. Default 30 s. */
+  drainMs?: number;
+}
+
+export interface AgentStopOptions {
+  /** false leaves instances running (for adoption, not built yet); main passes true. */
+  stopInstances: boolean;
+}
+
+export interface Agent {
+  /** `<dataDir>/agent/agent.sock`. */
+  readonly socketPath: string;
+  /** `<dataDir>/agent/agent.token`: the bearer secret the control plane reads. */
+  readonly tokenPath: string;
+  start(): Promise<void>;
+  stop(options?: AgentStopOptions): Promise<void>;
+}
