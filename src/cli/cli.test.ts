@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAgentClient } from "../agent/index.js";
 import { CLI, readJson, readableBy, runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
 import { storeBackends } from "../test-support/stores.js";
 
@@ -374,4 +375,31 @@ describe("slipway server when the store cannot be written", () => {
       }
     },
   );
+});
+
+describe("slipway agent", () => {
+  it("runs in the foreground, serves its API on the socket, refuses a second copy, and stops on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "slipway-agent-"));
+    const agent = await startCli(["agent", "--data-dir", join(dir, "data")], {
+      cwd: dir,
+      ready: (out) => out.includes("Slipway agent on"),
+    });
+    try {
+      const paths = { socketPath: join(dir, "data", "agent", "agent.sock") };
+      const token = readFileSync(join(dir, "data", "agent", "agent.token"), "utf8").trim();
+      const client = createAgentClient({ ...paths, token });
+      const state = await client.state();
+      expect(state.environments).toEqual([]);
+      await client.close();
+
+      const second = await runCli(["agent", "--data-dir", join(dir, "data")], { cwd: dir });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain("another agent is running");
+      expect(await agent.stop("SIGTERM")).toBe(0);
+      expect(agent.output()).toContain("Stopped.");
+    } finally {
+      await agent.stop("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { ConfigError, SlipwayError } from "../util/errors.js";
 import { slipwayVersion } from "../server/index.js";
 import { formatIssues } from "../config/index.js";
 import { createContext, type CliContext } from "./context.js";
+import { registerAgent } from "./commands/agent.js";
 import { registerApply } from "./commands/apply.js";
 import { registerConfig } from "./commands/config.js";
 import { registerEvents } from "./commands/events.js";
@@ -33,6 +34,7 @@ export function createProgram(ctx: CliContext): Command {
     registerInit,
     registerUp,
     registerServer,
+    registerAgent,
     registerValidate,
     registerPlan,
     registerApply,
