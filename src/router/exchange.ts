@@ -1,0 +1,293 @@
+import { type IncomingMessage, ServerResponse } from "node:http";
+
+import {
+  HAS_REQUEST_ID,
+  IS_EVENT_STREAM,
+  type RequestIds,
+  type ScannedRequest,
+  copyResponseHeaders,
+} from "./headers.js";
+import { type RouterProblemCode, problemStatus, sendProblem } from "./problem.js";
+import type { CompiledRelease } from "./route-table.js";
+import { nextTargetIndex } from "./routing.js";
+import type { RouterLogger } from "./types.js";
+import type { LongLived, Upstream } from "./upstreams.js";
+
+/** What an exchange needs from its router. */
+export interface ExchangeOwner {
+  readonly stopping: boolean;
+  readonly ids: RequestIds;
+  readonly log: RouterLogger;
+  /** The same release in the current table (a retry after a swap goes to the new targets). */
+  currentRelease(release: CompiledRelease): CompiledRelease;
+  trackLongLived(item: LongLived): void;
+  exchangeDone(exchange: Exchange, longLived: boolean): void;
+}
+
+/** Node lets us choose the response class: a typed slot for the exchange instead of an ad-hoc property. */
+export class ProxyResponse extends ServerResponse {
+  exchange: Exchange | null = null;
+}
+
+// Shared listeners: `this` is the response, so no closure is allocated per request.
+function onResponseClose(this: ProxyResponse): void {
+  this.exchange?.onClientClose();
+}
+function onResponseDrain(this: ProxyResponse): void {
+  this.exchange?.resumeUpstream();
+}
+
+/** Nothing reached the target: safe to send again whatever the method. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CLOSED",
+  "UND_ERR_DESTROYED",
+]);
+/** The connection broke; the target may have acted on the request, so only idempotent methods retry. */
+const BROKEN = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** A refused target is skipped by new picks for this long (health checks take it out for good). */
+const REFUSED_BACKOFF_MS = 1_000;
+
+const WAITING = 0;
+const STREAMING = 1;
+const DONE = 2;
+
+class ProxyAbort extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "ProxyAbort";
+  }
+}
+const CLIENT_GONE = new ProxyAbort("client closed the connection");
+const DRAINED = new ProxyAbort("closed by drain");
+
+function errorCode(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : "";
+}
+
+/**
+ * One proxied request: scanned headers, the chosen release and target, and the undici dispatch handler
+ * (the legacy onConnect/onHeaders/onData/onComplete/onError interface, which undici calls without a
+ * wrapper). Streams both bodies with backpressure and never buffers them.
+ */
+export class Exchange implements ScannedRequest, LongLived {
+  headers: string[] = [];
+  host = "";
+  cookie: string | undefined = undefined;
+  override: string | undefined = undefined;
+  requestId = "";
+  forwardedFor: string | undefined = undefined;
+  forwardedHost: string | undefined = undefined;
+  forwardedProto: string | undefined = undefined;
+  upgrade: string | undefined = undefined;
+  hasBody = false;
+  setCookie: string | undefined = undefined;
+  private release: CompiledRelease | undefined = undefined;
+  private upstream: Upstream | undefined = undefined;
+  private attempts = 0;
+  private status = 0;
+  private phase = WAITING;
+  private clientGone = false;
+  private broken = false;
+  private recorded = false;
+  private longLived = false;
+  private drainHooked = false;
+  private abortUpstream: ((err: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
+
+  constructor(
+    private readonly owner: ExchangeOwner,
+    private readonly req: IncomingMessage,
+    private readonly res: ProxyResponse,
+    private readonly startedAt: number,
+  ) {
+    res.exchange = this;
+    res.on("close", onResponseClose);
+  }
+
+  /** Answers with the router's own problem (no release involved, nothing recorded). */
+  reject(code: RouterProblemCode): void {
+    this.status = problemStatus(code);
+    this.phase = DONE;
+    if (this.requestId.length === 0) this.requestId = this.owner.ids.next();
+    sendProblem(this.res, code, this.requestId, this.owner.stopping);
+    this.finish();
+  }
+
+  /** Sends the request to the release's next target (503 when it has none). */
+  forward(release: CompiledRelease): void {
+    this.release = release;
+    release.stats.inFlight++;
+    const index = nextTargetIndex(release, this.startedAt);
+    if (index < 0) this.fail("no_ready_target");
+    else this.dispatchTo(release, index);
+  }
+
+  private dispatchTo(release: CompiledRelease, index: number): void {
+    const upstream = release.targets[index]?.upstream;
+    if (upstream === undefined) {
+      this.fail("no_ready_target");
+      return;
+    }
+    this.upstream = upstream;
+    this.attempts++;
+    this.abortUpstream = null;
+    upstream.pool.dispatch(
+      {
+        path: this.req.url ?? "/",
+        method: this.req.method ?? "GET",
+        headers: this.headers,
+        body: this.hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.clientGone || this.phase === DONE) abort(CLIENT_GONE);
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 103 Early Hints and the like: not forwarded.
+    const out: string[] = [];
+    const flags = copyResponseHeaders(raw, out);
+    if (this.setCookie !== undefined) out.push("set-cookie", this.setCookie);
+    if ((flags & HAS_REQUEST_ID) === 0) out.push("x-request-id", this.requestId);
+    if (this.owner.stopping) this.res.shouldKeepAlive = false;
+    this.res.writeHead(statusCode, out);
+    this.status = statusCode;
+    this.phase = STREAMING;
+    this.resume = resume;
+    if ((flags & IS_EVENT_STREAM) !== 0) this.becomeStream();
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    // Backpressure: undici pauses the target's socket until the client drains.
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.on("drain", onResponseDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.phase === DONE) return;
+    this.phase = DONE;
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.phase === DONE) return;
+    if (this.phase === STREAMING || this.clientGone) {
+      // Headers are out (or nobody is listening): all we can do is cut the client's connection.
+      if (!this.clientGone) {
+        this.broken = true;
+        this.owner.log.debug({ err, requestId: this.requestId }, "target broke off a response");
+      }
+      this.phase = DONE;
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    const code = errorCode(err);
+    const retry = this.retryIndex(code);
+    if (retry >= 0 && this.release !== undefined) {
+      this.dispatchTo(this.release, retry);
+      return;
+    }
+    this.owner.log.debug(
+      { err, code, requestId: this.requestId, target: this.upstream?.key },
+      "target failed before answering",
+    );
+    this.fail(TIMEOUTS.has(code) ? "upstream_timeout" : "upstream_unavailable");
+  }
+
+  resumeUpstream(): void {
+    this.resume?.();
+  }
+
+  onClientClose(): void {
+    if (this.phase === DONE) return;
+    this.clientGone = true;
+    const abort = this.abortUpstream;
+    if (abort !== null) abort(CLIENT_GONE);
+    // Not connected yet: onConnect aborts as soon as the pool hands the request a socket.
+  }
+
+  /** Drain of an SSE stream: end it cleanly (EventSource reconnects, to a new target or router). */
+  close(): void {
+    if (this.phase !== STREAMING) return;
+    this.phase = DONE;
+    this.abortUpstream?.(DRAINED);
+    this.res.end();
+    this.finish();
+  }
+
+  private becomeStream(): void {
+    // The latency of a stream is its time to first byte; its full duration says nothing about health.
+    this.longLived = true;
+    this.recordOnce();
+    this.res.flushHeaders();
+    this.upstream?.longLived.add(this);
+    this.owner.trackLongLived(this);
+  }
+
+  /** Which target to try next, or -1. */
+  private retryIndex(code: string): number {
+    if (this.release === undefined) return -1;
+    const notSent = NOT_SENT.has(code);
+    if (notSent && code !== "UND_ERR_CLOSED" && this.upstream !== undefined) {
+      this.upstream.downUntil = performance.now() + REFUSED_BACKOFF_MS;
+    }
+    // Once the client's body has started to flow it cannot be replayed.
+    if (this.hasBody && this.req.readableDidRead) return -1;
+    if (!notSent && !(BROKEN.has(code) && IDEMPOTENT.has(this.req.method ?? ""))) return -1;
+    const release = this.owner.currentRelease(this.release);
+    const n = release.targets.length;
+    // One target: a second try only helps against a connection that broke (a stale keep-alive).
+    const maxAttempts = n === 1 ? (notSent ? 1 : 2) : Math.min(3, n);
+    if (n === 0 || this.attempts >= maxAttempts) return -1;
+    this.release = release;
+    let index = nextTargetIndex(release, performance.now());
+    if (n > 1 && release.targets[index]?.upstream === this.upstream) index = (index + 1) % n;
+    return index;
+  }
+
+  private fail(code: RouterProblemCode): void {
+    this.status = problemStatus(code);
+    this.phase = DONE;
+    sendProblem(this.res, code, this.requestId, this.owner.stopping);
+    this.finish();
+  }
+
+  private recordOnce(): void {
+    if (this.recorded || this.release === undefined) return;
+    this.recorded = true;
+    const status = this.clientGone && this.status === 0 ? 0 : this.status;
+    this.release.stats.record(status, performance.now() - this.startedAt, this.broken);
+  }
+
+  private finish(): void {
+    this.res.exchange = null;
+    if (this.release !== undefined) {
+      this.release.stats.inFlight--;
+      if (this.clientGone && !this.recorded) this.status = 0;
+      this.recordOnce();
+    }
+    if (this.longLived) this.upstream?.longLived.delete(this);
+    this.owner.exchangeDone(this, this.longLived);
+  }
+}
