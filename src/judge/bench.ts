@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { judge } from "./judge.js";
-import { lognormalLatencies, mulberry32 } from "./random.js";
+import { lognormalLatencies, createSeededRandom } from "./random.js";
 import type { AnalysisConfig, SampleWindow } from "./types.js";
 
 export interface JudgeBenchmarkOptions {
@@ -77,7 +77,7 @@ function time(
 /** Times `judge` on seeded synthetic windows; returns per-scenario timings in milliseconds. */
 export function runJudgeBenchmark(options: JudgeBenchmarkOptions = {}): JudgeBenchmarkResult {
   const { samples = 5_000, iterations = 200, seed = 20_260_817 } = options;
-  const random = mulberry32(seed);
+  const random = createSeededRandom(seed);
   const baseline = window(random, samples, 0.005, 100);
   const healthy = window(random, samples, 0.005, 100);
   const degraded = window(random, samples, 0.03, 200);

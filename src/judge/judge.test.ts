@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { SlipwayError } from "../util/errors.js";
 import { judge } from "./judge.js";
-import { lognormalLatencies, mulberry32 } from "./random.js";
+import { lognormalLatencies, createSeededRandom } from "./random.js";
 import type { AnalysisCheck, AnalysisConfig, SampleWindow, Verdict } from "./types.js";
 
 /** The example service's analysis from the product brief. */
@@ -24,7 +24,7 @@ interface WindowSpec {
 
 /** Windows with log-normal latencies from one seeded generator per test, so every run is the same. */
 function windows(seed: number) {
-  const random = mulberry32(seed);
+  const random = createSeededRandom(seed);
   return ({ requests, errors = 0, medianMs = 100, samples = requests }: WindowSpec): SampleWindow => ({
     requests,
     errors,

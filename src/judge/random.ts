@@ -1,25 +1,9 @@
 /**
  * Seeded randomness for the judge's tests and benchmark, so every run draws the same samples. Not used
- * by the judge itself, which is deterministic. Each generator keeps its state in its own closure.
+ * by the judge itself, which is deterministic. The generator is `createSeededRandom` (mulberry32) from src/util.
  */
 
-/**
- * mulberry32 (Tommy Ettinger, public domain): a 32-bit generator, plenty for test data; uniform in [0, 1).
- *
- * @example
- *   const random = mulberry32(42);
- *   random(); // the same sequence on every run
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createSeededRandom } from "../util/random.js";
 
 /** A standard normal draw by the Box-Muller transform (one of the pair; simplicity over speed). */
 export function normalDraw(random: () => number): number {

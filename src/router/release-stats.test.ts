@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { createSeededRandom } from "./random.js";
+import { createSeededRandom } from "../util/random.js";
 import { RETENTION_MS, ReleaseStatsImpl, WINDOW_SAMPLES } from "./release-stats.js";
 import { mergeSamples } from "./window-bucket.js";
 

@@ -3,7 +3,7 @@ import { type AddressInfo, connect } from "node:net";
 
 import { Agent, Client, request } from "undici";
 
-import { createSeededRandom } from "./random.js";
+import { createSeededRandom } from "../util/random.js";
 import { createRouter } from "./router.js";
 import type { RouteTable, Router, RouterOptions } from "./types.js";
 
