@@ -7,7 +7,6 @@ import { SlipwayError } from "../util/errors.js";
 import { createAgentClient, type AgentClient } from "./client.js";
 import {
   ensureBuilt,
-  freePort,
   isProcessAlive,
   rawRequest,
   TestWorld,
@@ -16,6 +15,7 @@ import {
 } from "./test-fixtures.js";
 import type { InstanceEvent } from "./events.js";
 import type { AgentSnapshot } from "./types.js";
+import { findFreePort } from "../util/ports.js";
 
 let world: TestWorld;
 const clients: AgentClient[] = [];
@@ -96,7 +96,7 @@ async function requestThroughRouter(port: number): Promise<Set<string>> {
 describe("node agent", () => {
   it("routes to its instances and brings routes and instances back after kill -9", async () => {
     world = new TestWorld();
-    const routerPort = await freePort();
+    const routerPort = await findFreePort();
     let agent = await world.startAgent();
     let client = clientFor(agent);
     const before = await startTwoInstances(client, routerPort);
@@ -126,7 +126,7 @@ describe("node agent", () => {
     world = new TestWorld();
     const agent = await world.startAgent();
     const client = clientFor(agent);
-    const listen = `127.0.0.1:${await freePort()}`;
+    const listen = `127.0.0.1:${await findFreePort()}`;
     await client.putEnvironment("staging", { listen, routes: { services: [] } });
     const before = await client.state();
     const put = (body: unknown) =>
@@ -198,7 +198,7 @@ describe("node agent", () => {
     world = new TestWorld();
     const agent = await world.startAgent();
     const client = clientFor(agent);
-    const state = await startTwoInstances(client, await freePort());
+    const state = await startTwoInstances(client, await findFreePort());
     agent.child.kill("SIGTERM");
     expect(await agent.exited).toEqual({ code: 0, signal: null });
     for (const instance of state.instances) expect(isProcessAlive(instance.pid!)).toBe(false);
@@ -208,7 +208,7 @@ describe("node agent", () => {
     world = new TestWorld();
     const agent = await world.startAgent();
     const client = clientFor(agent);
-    const routerPort = await freePort();
+    const routerPort = await findFreePort();
     const state = await startTwoInstances(client, routerPort);
     const gone = state.instances.find((i) => i.id === "web-v1-a")!;
 

@@ -11,6 +11,7 @@ import { SlipwayError, type ErrorCode } from "../util/errors.js";
 import type { InstanceEvent } from "./events.js";
 import type { instanceSpecBody } from "./schemas.js";
 import type { AgentState, EnvironmentState, StatsWindowJson } from "./types.js";
+import { parseEventStream } from "../util/sse.js";
 
 export interface AgentClientOptions {
   socketPath: string;
@@ -135,30 +136,9 @@ async function* streamEvents(
       throw asUnreachable(err, options.socketPath);
     }
     if (response.statusCode >= 400) throw fromProblem(response.statusCode, await response.body.text());
-    yield* parseEventStream(response.body, opts.signal);
+    yield* parseEventStream<InstanceEvent>(response.body, opts.signal);
   } finally {
     await client.destroy();
-  }
-}
-
-async function* parseEventStream(
-  body: AsyncIterable<Buffer>,
-  signal?: AbortSignal,
-): AsyncGenerator<InstanceEvent> {
-  let buffer = "";
-  try {
-    for await (const chunk of body) {
-      buffer += chunk.toString("utf8");
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block.split("\n").find((line) => line.startsWith("data: "));
-        if (data !== undefined) yield JSON.parse(data.slice(6)) as InstanceEvent;
-      }
-    }
-  } catch (err) {
-    if (signal?.aborted !== true) throw err;
   }
 }
 

@@ -1,6 +1,7 @@
 import { request } from "undici";
 import type { StoredEvent } from "../store/index.js";
 import { SlipwayError, type ErrorCode } from "../util/errors.js";
+import { parseEventStream } from "../util/sse.js";
 
 /**
  * The CLI's only way to the control plane. Problems from the server become SlipwayErrors with the
@@ -55,7 +56,7 @@ export class ApiClient {
         if (lastId !== undefined) headers["last-event-id"] = String(lastId);
         const response = await this.send(`/api/v1/events${query}`, { method: "GET", headers, signal });
         if (response.statusCode >= 400) throw problemError(response.statusCode, await response.body.text());
-        for await (const event of parseEventStream(response.body)) {
+        for await (const event of parseEventStream<StoredEvent>(response.body)) {
           lastId = event.id;
           yield event;
         }
@@ -99,24 +100,6 @@ function problemError(status: number, text: string): SlipwayError {
     // not a problem document: fall through
   }
   return new SlipwayError("internal", `the server answered ${status}: ${text.slice(0, 200)}`);
-}
-
-async function* parseEventStream(body: AsyncIterable<Buffer>): AsyncGenerator<StoredEvent> {
-  let buffer = "";
-  for await (const chunk of body) {
-    buffer += chunk.toString("utf8");
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block
-        .split("\n")
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).trimStart())
-        .join("\n");
-      if (data !== "") yield JSON.parse(data) as StoredEvent;
-    }
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

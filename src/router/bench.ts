@@ -15,7 +15,8 @@ import hdr from "hdr-histogram-js";
 import { Client } from "undici";
 
 import type { ParentMessage, WorkerMessage } from "./bench-worker.js";
-import { NGINX_BIN, type Nginx, freePortOnLoopback, startNginx } from "./bench-nginx.js";
+import { NGINX_BIN, type Nginx, startNginx } from "./bench-nginx.js";
+import { findFreePort } from "../util/ports.js";
 
 export interface BenchOptions {
   connections: number;
@@ -199,7 +200,7 @@ async function startFleet(started: { stop(): Promise<void> }[]): Promise<Fleet> 
   };
   const router = await Worker.start("router", { type: "routes", table });
   started.push(router.worker);
-  const nginx = await startNginx(await freePortOnLoopback(), [
+  const nginx = await startNginx(await findFreePort(), [
     { port: a.port, weight: 50 },
     { port: b.port, weight: 50 },
   ]);

@@ -1,8 +1,9 @@
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { type Backend, freePort, send, sendMany, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-helpers.js";
 import type { RouteTable } from "./types.js";
+import { findFreePort } from "../util/ports.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -35,7 +36,7 @@ async function router(table: RouteTable, headersMs = 2_000) {
 
 describe("retries", () => {
   it("retries a GET refused by one target on another target of the release", async () => {
-    const dead = await freePort();
+    const dead = await findFreePort();
     const live = await backend("live");
     const r = await router(oneRelease(dead, live.port));
     const statuses = await sendMany(r.url, 10, 1);
@@ -45,7 +46,7 @@ describe("retries", () => {
   });
 
   it("retries a POST refused before any of its body was sent", async () => {
-    const dead = await freePort();
+    const dead = await findFreePort();
     const live = await backend("live");
     const r = await router(oneRelease(dead, live.port));
     const res = await send(r.url, { method: "POST", body: "payload" });
@@ -71,7 +72,7 @@ describe("retries", () => {
   });
 
   it("answers 502 when every target refuses", async () => {
-    const r = await router(oneRelease(await freePort(), await freePort()));
+    const r = await router(oneRelease(await findFreePort(), await findFreePort()));
     const res = await send(r.url);
     expect(res.status).toBe(502);
     expect(res.json()).toMatchObject({ code: "upstream_unavailable" });

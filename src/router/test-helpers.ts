@@ -64,19 +64,6 @@ export async function startBackend(name: string, handler: BackendHandler = echo(
   };
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  return port;
-}
-
 export function target(id: string, port: number): { id: string; host: string; port: number } {
   return { id, host: "127.0.0.1", port };
 }

@@ -14,7 +14,7 @@ import { startInstanceHealth, type InstanceHealth } from "./instance-health.js";
 import { instanceEnv, launchProcess, type LaunchedProcess, type ProcessExit } from "./launch.js";
 import { removeFifos, type LogPipePaths } from "./log-pipe.js";
 import { removePidFile, writePidFile } from "./pid-file.js";
-import { isPortFree } from "./ports.js";
+import { isPortFree } from "../util/ports.js";
 import { terminateGroup } from "./process-group.js";
 import { decideRestart } from "./restart-policy.js";
 import type { InstanceReason, InstanceSpec, InstanceStatus, RestartPolicy } from "./types.js";

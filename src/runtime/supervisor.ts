@@ -13,7 +13,7 @@ import { SlipwayError } from "../util/errors.js";
 import { InstanceController, isFinalPhase, type InstancePaths } from "./instance.js";
 import { InstanceLog } from "./instance-log.js";
 import { defaultBaseEnv } from "./launch.js";
-import { findFreePort } from "./ports.js";
+import { findFreePort } from "../util/ports.js";
 import { DEFAULT_RESTART_POLICY } from "./restart-policy.js";
 import type {
   FollowOptions,

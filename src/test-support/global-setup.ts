@@ -8,12 +8,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { findFreePort } from "../util/ports.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -57,20 +57,6 @@ function run(command: string[], what: string): void {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
 async function waitUntilReady(url: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -91,7 +77,7 @@ async function waitUntilReady(url: string): Promise<void> {
 /** Starts the server on a free port; retries because another process may grab the port in between. */
 async function startServer(pgCtl: string[], dir: string): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = await findFreePort();
     // Tests open many pools in parallel (two forks, several stores each): allow more than the default 100.
     const options = `-k ${dir} -h 127.0.0.1 -p ${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
     try {
