@@ -7,6 +7,7 @@ import { registerMetrics } from "./metrics.js";
 import { registerRequestLog } from "./request-log.js";
 import { registerProblemHandlers } from "./problem.js";
 import { registerConfigRoutes } from "./routes/config.js";
+import { registerDeliveryRoutes, type DeliveryApi } from "./routes/delivery.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerStatusRoutes, type ServerInfo } from "./routes/status.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
@@ -20,6 +21,8 @@ export interface ApiOptions {
   info: ServerInfo;
   /** Accept this in-process caller as admin (see LocalPrincipal). */
   local?: LocalPrincipal;
+  /** Releases and rollouts; without it those routes answer 503 (no node agent). */
+  delivery?: DeliveryApi;
   /** SSE heartbeat; tests shorten it. */
   heartbeatMs?: number;
 }
@@ -99,5 +102,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerConfigRoutes(app, options.store);
   registerTokenRoutes(app, options.store);
   registerEventRoutes(app, options.store, streams);
+  registerDeliveryRoutes(app, options.store, options.delivery);
   return app;
 }

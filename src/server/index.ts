@@ -7,6 +7,9 @@ import type { Logger } from "pino";
 import { buildApi } from "../api/index.js";
 import { createLogger } from "../log/index.js";
 import { openStore, type Store } from "../store/index.js";
+import { agentLinkFor, type AgentLink } from "../rollout/agent-link.js";
+import { RolloutController } from "../rollout/controller.js";
+import { DeliveryService } from "../rollout/service.js";
 import { SlipwayError } from "../util/errors.js";
 import { formatUrl, type ServerSettings } from "./settings.js";
 
@@ -31,6 +34,7 @@ export interface RunningServer {
   store: Store;
   logger: Logger;
   app: FastifyInstance;
+  controller: RolloutController;
   /** Stop accepting, finish requests in flight, end event streams, close the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -41,6 +45,10 @@ export interface StartServerOptions {
   prettyLogs?: boolean;
   /** Replace the file logger (tests). */
   logger?: Logger;
+  /** The node agent to drive; default the one of the data directory (`<dataDir>/agent/`). */
+  agent?: AgentLink;
+  /** Controller tick (tests). */
+  tickMs?: number;
 }
 
 export function slipwayVersion(): string {
@@ -63,7 +71,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const logger = options.logger ?? openLogger(settings, options.prettyLogs ?? false);
     const adminToken = await bootstrapAdminToken(store);
     const localToken = `slw_local_${randomBytes(24).toString("base64url")}`;
+    const controller = new RolloutController({
+      store,
+      agent: options.agent ?? agentLinkFor(settings.dataDir),
+      logger,
+      ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    });
+    const service = new DeliveryService(store, controller, settings.dataDir);
     app = await buildApi({
+      delivery: { service, controller },
       store,
       logger,
       local: { secret: localToken, actor: `local:${localUser()}` },
@@ -75,6 +91,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const url = formatUrl({ host: settings.listen.host, port });
     logger.info({ url, store: store.location }, "slipway control plane listening");
     const running = app;
+    controller.start();
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -83,7 +100,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       store,
       logger,
       app: running,
-      stop: () => (stopping ??= closeAll(running, store, logger)),
+      controller,
+      stop: () => (stopping ??= controller.stop().then(() => closeAll(running, store, logger))),
     };
   } catch (err) {
     await app?.close();

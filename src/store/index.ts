@@ -3,6 +3,7 @@ import { sql, type Kysely } from "kysely";
 import { SlipwayError } from "../util/errors.js";
 import { createConfigRepository } from "./config-repository.js";
 import type { RepositoryContext } from "./context.js";
+import { createDeliveryRepository } from "./delivery-repository.js";
 import { EventHub, type ListenerErrorHandler } from "./event-log.js";
 import { createEventRepository } from "./event-repository.js";
 import { migrateToLatest } from "./migrations/index.js";
@@ -23,6 +24,12 @@ export type * from "./types.js";
 export { SQLITE_FILE_NAME } from "./sqlite.js";
 export { TOKEN_SECRET_PREFIX } from "./token-repository.js";
 export { DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT } from "./event-repository.js";
+export {
+  ACTIVE_ROLLOUT_STATUSES,
+  BLOCKING_ROLLOUT_STATUSES,
+  ROLLOUT_STATUSES,
+  ROLLOUT_STRATEGIES,
+} from "./types.js";
 
 interface OpenedDatabase {
   db: StoreDb;
@@ -131,6 +138,7 @@ function createStore(ctx: RepositoryContext): Store {
     config: createConfigRepository(ctx),
     events: createEventRepository(ctx),
     tokens: createTokenRepository(ctx),
+    delivery: createDeliveryRepository(ctx),
     async ping() {
       try {
         await sql`select 1`.execute(ctx.db);

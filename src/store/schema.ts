@@ -48,11 +48,75 @@ export interface TokensTable {
   revoked_at: string | null;
 }
 
+export interface ReleasesTable {
+  service: string;
+  version: string;
+  /** Creation order (max + 1 in the write transaction); "newest first" sorts on it. */
+  seq: number;
+  artifact_dir: string;
+  artifact_hash: string;
+  artifact_bytes: number;
+  artifact_files: number;
+  git_commit: string | null;
+  /** JSON: the service's spec when the release was created. */
+  config: string;
+  config_revision: number;
+  created_by: string;
+  created_at: string;
+}
+
+export interface SlotsTable {
+  service: string;
+  env: string;
+  stable: string | null;
+  /** JSON: `[{ version, until }]`. */
+  warm: string;
+  revision: number;
+  updated_at: string;
+}
+
+export interface RolloutsTable {
+  /** max + 1 in the write transaction. */
+  id: number;
+  service: string;
+  env: string;
+  release_version: string;
+  previous_version: string | null;
+  strategy: string;
+  status: string;
+  /** JSON: the rollout engine's state. */
+  state: string;
+  reason: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  revision: number;
+}
+
+export interface VerdictsTable {
+  /** max + 1 in the write transaction. */
+  id: number;
+  rollout_id: number;
+  at: string;
+  step: number | null;
+  phase: string;
+  result: string;
+  window_start: string;
+  window_end: string;
+  /** JSON: the judge's whole verdict. */
+  verdict: string;
+}
+
 export interface StoreDatabase {
   config_revisions: ConfigRevisionsTable;
   objects: ObjectsTable;
   events: EventsTable;
   tokens: TokensTable;
+  releases: ReleasesTable;
+  slots: SlotsTable;
+  rollouts: RolloutsTable;
+  verdicts: VerdictsTable;
 }
 
 export type StoreDb = Kysely<StoreDatabase>;

@@ -4,6 +4,7 @@ import { SlipwayError } from "../../util/errors.js";
 import type { Dialect } from "../schema.js";
 import { errorMessage } from "../store-errors.js";
 import * as initial from "./0001-initial.js";
+import * as delivery from "./0002-delivery.js";
 
 /**
  * Migrations live in code (not a folder scanned at runtime) so the compiled package and the bundled
@@ -13,6 +14,7 @@ import * as initial from "./0001-initial.js";
 export function createMigrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     "0001-initial": { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
+    "0002-delivery": { up: (db) => delivery.up(db), down: (db) => delivery.down(db) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

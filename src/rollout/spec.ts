@@ -1,0 +1,39 @@
+/**
+ * From a service's applied config to the numbers the planner works with, once, when a rollout starts.
+ */
+import { parseDuration, parsePercent, UNTIL_PROMOTE, type ServiceConfig } from "../config/index.js";
+import type { RolloutPlanSpec } from "./types.js";
+
+/** Kubernetes' rule: a surge percentage rounds up, an unavailable percentage rounds down. */
+function resolveCount(value: number | string, instances: number, round: (n: number) => number): number {
+  return typeof value === "number" ? value : round(parsePercent(value) * instances);
+}
+
+export function resolvePlanSpec(service: ServiceConfig): RolloutPlanSpec {
+  const r = service.rollout;
+  const instances = service.run.instances;
+  let maxSurge = resolveCount(r.maxSurge, instances, Math.ceil);
+  const maxUnavailable = Math.min(instances, resolveCount(r.maxUnavailable, instances, Math.floor));
+  // 0 and 0 is refused by the schema, but a percentage can round to 0 on a small service.
+  if (maxSurge === 0 && maxUnavailable === 0) maxSurge = 1;
+  const analysis =
+    r.analysis === undefined ? null : { ...r.analysis, intervalMs: parseDuration(r.analysis.interval) };
+  return {
+    instances,
+    maxSurge,
+    maxUnavailable,
+    steps: (r.steps ?? []).map((step) => ({
+      weight: step.weight,
+      pauseMs:
+        step.pause === undefined
+          ? null
+          : step.pause === UNTIL_PROMOTE
+            ? "until-promote"
+            : parseDuration(step.pause),
+    })),
+    analysis,
+    watchMs: r.watch === undefined ? 0 : parseDuration(r.watch),
+    keepWarmMs: parseDuration(r.keepWarm),
+    progressDeadlineMs: parseDuration(r.progressDeadline),
+  };
+}

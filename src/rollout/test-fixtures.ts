@@ -1,0 +1,224 @@
+/**
+ * An end-to-end world for rollout tests: a real node agent and a real control plane in this process
+ * (real Unix socket, real router listener, real child processes for instances), a store of the
+ * chosen backend, a config applied through the API, artifacts written per version, and a load
+ * generator that counts what clients saw. (Excluded from the build like the other fixtures.)
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent as HttpAgent, request } from "undici";
+import { createAgent, type Agent } from "../agent/index.js";
+import { createSilentLogger } from "../log/index.js";
+import { startServer, type RunningServer } from "../server/index.js";
+import type { Rollout, StoreOptions } from "../store/index.js";
+import { findFreePort } from "../util/ports.js";
+
+/** The service every test deploys: behaviour per version from behaviour.json in its artifact. */
+const APP = `
+import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+const b = JSON.parse(readFileSync("behaviour.json", "utf8"));
+if (b.crash) { console.error("boom: this release cannot start"); process.exit(1); }
+const server = createServer((req, res) => {
+  if (req.url === "/healthz") { res.statusCode = b.unhealthy ? 500 : 200; res.end("ok"); return; }
+  const answer = () => {
+    if (Math.random() < (b.failRate ?? 0)) { res.statusCode = 500; res.end("fail"); return; }
+    res.end(process.env.SLIPWAY_RELEASE);
+  };
+  if (b.hang) return;
+  if (b.delayMs) setTimeout(answer, b.delayMs); else answer();
+});
+server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT));
+process.on("SIGTERM", () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
+`;
+
+export interface Behaviour {
+  failRate?: number;
+  delayMs?: number;
+  crash?: boolean;
+  unhealthy?: boolean;
+  hang?: boolean;
+  ignoreTerm?: boolean;
+}
+
+export interface WorldOptions {
+  /** The `rollout:` block of the service, as YAML flow text. */
+  rollout: string;
+  instances?: number;
+  /** Extra lines under `run:` (e.g. stopTimeout). */
+  run?: string;
+  store?: StoreOptions;
+  readiness?: string;
+}
+
+export class DeliveryWorld {
+  readonly root = mkdtempSync(join(tmpdir(), "slipway-rollout-"));
+  readonly dataDir = join(this.root, "data");
+  agent!: Agent;
+  server!: RunningServer;
+  routerPort = 0;
+  routerUrl = "";
+
+  async start(options: WorldOptions): Promise<this> {
+    this.routerPort = await findFreePort();
+    this.routerUrl = `http://127.0.0.1:${this.routerPort}`;
+    await this.startAgent();
+    await this.startControlPlane(options.store);
+    const yaml = [
+      "project: shop",
+      "environments:",
+      `  production: { router: { listen: 127.0.0.1:${this.routerPort} } }`,
+      "services:",
+      "  web:",
+      "    route: { path: / }",
+      "    run:",
+      "      command: node app.mjs",
+      `      instances: ${options.instances ?? 2}`,
+      ...(options.run === undefined ? [] : [`      ${options.run}`]),
+      "    health:",
+      `      readiness: ${options.readiness ?? "{ http: /healthz, interval: 200ms, timeout: 1s, healthyAfter: 1, unhealthyAfter: 2 }"}`,
+      `    rollout: ${options.rollout}`,
+      "",
+    ].join("\n");
+    const plan = await this.api<{ baseRevision: number }>("POST", "/api/v1/config/plan", {
+      source: yaml,
+      file: "slipway.yaml",
+    });
+    await this.api("POST", "/api/v1/config/apply", {
+      source: yaml,
+      file: "slipway.yaml",
+      baseRevision: plan.baseRevision,
+    });
+    return this;
+  }
+
+  async startAgent(): Promise<void> {
+    this.agent = createAgent({ dataDir: this.dataDir, logger: createSilentLogger(), drainMs: 1000 });
+    await this.agent.start();
+  }
+
+  async startControlPlane(store?: StoreOptions): Promise<void> {
+    this.server = await startServer({
+      settings: {
+        listen: { host: "127.0.0.1", port: 0 },
+        dataDir: this.dataDir,
+        databaseUrl: store?.databaseUrl,
+        logLevel: "silent",
+      },
+      logger: createSilentLogger(),
+      tickMs: 100,
+    });
+  }
+
+  /** Writes an artifact directory for a version and returns its path. */
+  artifact(version: string, behaviour: Behaviour = {}): string {
+    const dir = join(this.root, "artifacts", version);
+    mkdirSync(dir, { recursive: true });
+    const app = behaviour.ignoreTerm
+      ? APP.replace('process.on("SIGTERM", () => {', 'process.on("SIGTERM", () => { return;')
+      : APP;
+    writeFileSync(join(dir, "app.mjs"), app);
+    writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
+    return dir;
+  }
+
+  async deploy(version: string, behaviour: Behaviour = {}): Promise<Rollout> {
+    const res = await this.api<{ rollout: Rollout }>("POST", "/api/v1/deploys", {
+      service: "web",
+      env: "production",
+      version,
+      artifact: this.artifact(version, behaviour),
+    });
+    return res.rollout;
+  }
+
+  async rollout(id: number): Promise<Rollout> {
+    return (await this.api<{ rollout: Rollout }>("GET", `/api/v1/rollouts/${id}`)).rollout;
+  }
+
+  /** Waits until the rollout's status is one of `statuses`; fails with its state after `timeoutMs`. */
+  async waitFor(id: number, statuses: Rollout["status"][], timeoutMs = 30_000): Promise<Rollout> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.rollout(id);
+      if (statuses.includes(r.status)) return r;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `rollout ${id} is ${r.status} (${JSON.stringify(r.state)}), not ${statuses.join("/")}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.call(method, path, body);
+    if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as T;
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await request(`${this.server.url}${path}`, {
+      method: method as "GET",
+      headers: {
+        authorization: `Bearer ${this.server.localToken}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
+  }
+
+  /** GET / through the router; the body is the release that answered. */
+  async hit(): Promise<{ status: number; body: string }> {
+    const res = await request(this.routerUrl, { headersTimeout: 5000, bodyTimeout: 5000 });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop().catch(() => undefined);
+    await this.agent.stop({ stopInstances: true }).catch(() => undefined);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface LoadResult {
+  sent: number;
+  byStatus: Record<string, number>;
+  socketErrors: number;
+  /** Which release answered, counted. */
+  byRelease: Record<string, number>;
+}
+
+/** Requests at about `rps` until stopped; every answer and every socket error is counted. */
+export function startLoad(url: string, rps: number): { stop(): Promise<LoadResult>; snapshot(): LoadResult } {
+  const result: LoadResult = { sent: 0, byStatus: {}, socketErrors: 0, byRelease: {} };
+  const dispatcher = new HttpAgent({ connections: 16 });
+  const inflight = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    result.sent += 1;
+    const p = request(url, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      .then(async (res) => {
+        const body = await res.body.text();
+        result.byStatus[res.statusCode] = (result.byStatus[res.statusCode] ?? 0) + 1;
+        if (res.statusCode === 200) result.byRelease[body] = (result.byRelease[body] ?? 0) + 1;
+      })
+      .catch(() => {
+        result.socketErrors += 1;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }, 1000 / rps);
+  return {
+    snapshot: () => structuredClone(result),
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inflight]);
+      await dispatcher.close();
+      return result;
+    },
+  };
+}
