@@ -1,7 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
-  copyFileSync,
   existsSync,
   mkdtempSync,
   readFileSync,
@@ -16,6 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentClient } from "../agent/index.js";
 import { CLI, readJson, readableBy, runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
 import { storeBackends } from "../test-support/stores.js";
+import { findFreePort } from "../util/ports.js";
+
+function stopAgentOf(dataDir: string): void {
+  try {
+    process.kill(Number(readFileSync(join(dataDir, "agent", "agent.pid"), "utf8")), "SIGKILL");
+  } catch {
+    // Not running.
+  }
+}
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/shop/slipway.yaml", import.meta.url));
 
@@ -40,7 +48,12 @@ describe.each(storeBackends())(
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "slipway-cli-"));
-      copyFileSync(EXAMPLE, join(dir, "slipway.yaml"));
+      // The example's router ports, moved to free ones: other test files run at the same time.
+      const [production, staging] = [await findFreePort(), await findFreePort()];
+      writeFileSync(
+        join(dir, "slipway.yaml"),
+        readFileSync(EXAMPLE, "utf8").replace(":8080", `:${production}`).replace(":8081", `:${staging}`),
+      );
       const git = (...args: string[]) =>
         execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir });
       git("init", "-q");
@@ -56,6 +69,8 @@ describe.each(storeBackends())(
     });
     afterAll(async () => {
       await up.stop("SIGKILL");
+      // SIGKILL leaves the detached agent running, as it should in production; here it must go.
+      stopAgentOf(join(dir, ".slipway"));
       rmSync(dir, { recursive: true, force: true });
     });
 

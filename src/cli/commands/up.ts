@@ -5,13 +5,17 @@ import { ApiClient } from "../client.js";
 import { readConfigSource } from "../config-source.js";
 import type { CliContext } from "../context.js";
 import { printPlan, type PlanResponse } from "../plan-view.js";
+import { resolveServerSettings } from "../../server/index.js";
+import { ensureAgent } from "../agent-process.js";
 import { applyConfig } from "./apply.js";
 import { launch, runUntilSignal, serverOptions, type ServerCommandOptions } from "./server.js";
 
 /**
- * The embedded default in one command: control plane on SQLite under .slipway/, then slipway.yaml
- * applied through the API like any client would. Runs in the foreground; Ctrl-C stops it cleanly.
- * A broken config is reported before anything starts.
+ * The embedded default in one command: the node agent as its own process (see agent-process.ts), the
+ * control plane on SQLite under .slipway/, then slipway.yaml applied through the API like any client
+ * would. Runs in the foreground; Ctrl-C stops both cleanly. If this process is killed instead, the
+ * agent keeps serving, and the next `slipway up` takes it over. A broken config is reported before
+ * anything starts.
  */
 export function registerUp(program: Command, ctx: CliContext): void {
   serverOptions(
@@ -25,10 +29,20 @@ export function registerUp(program: Command, ctx: CliContext): void {
     const hasConfig = existsSync(configPath);
     const config = hasConfig ? await readConfigSource(options.file, ctx.cwd) : undefined;
 
-    const server = await launch(ctx, {
-      ...options,
-      dataDir: command.optsWithGlobals<{ dataDir?: string }>().dataDir,
-    });
+    const flags = { ...options, dataDir: command.optsWithGlobals<{ dataDir?: string }>().dataDir };
+    const settings = resolveServerSettings(flags, ctx.env);
+    const agent = await ensureAgent(settings.dataDir, settings.logLevel);
+    let server;
+    try {
+      server = await launch(ctx, flags);
+    } catch (err) {
+      if (!agent.reused) await agent.stop();
+      throw err;
+    }
+    output.out(
+      `${output.c.green("●")} Node agent pid ${agent.pid} on ${agent.socketPath}` +
+        (agent.reused ? " (already running: taking over its routers and instances)" : ""),
+    );
     try {
       if (config === undefined) {
         output.out(`No ${options.file} here: nothing to apply. Create one with \`slipway init\`.`);
@@ -45,9 +59,13 @@ export function registerUp(program: Command, ctx: CliContext): void {
       }
     } catch (err) {
       await server.stop();
+      await agent.stop();
       throw err;
     }
-    output.out(output.c.dim("Try: slipway status · slipway events -f · Ctrl-C to stop."));
+    output.out(output.c.dim("Try: slipway status · slipway deploy · slipway events -f · Ctrl-C to stop."));
     await runUntilSignal(ctx, server);
+    output.out("Stopping the node agent (draining routers, stopping instances)…");
+    await agent.stop();
+    output.out("Agent stopped.");
   });
 }
