@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { ConfigError, SlipwayError } from "../util/errors.js";
 import { slipwayVersion } from "../server/index.js";
 import { formatIssues } from "../config/index.js";
@@ -7,9 +7,15 @@ import { createContext, type CliContext } from "./context.js";
 import { registerAgent } from "./commands/agent.js";
 import { registerApply } from "./commands/apply.js";
 import { registerConfig } from "./commands/config.js";
+import { registerDeploy } from "./commands/deploy.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerEvents } from "./commands/events.js";
 import { registerInit } from "./commands/init.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerPlan } from "./commands/plan.js";
+import { registerReleases } from "./commands/releases.js";
+import { registerRollback } from "./commands/rollback.js";
+import { registerRollout } from "./commands/rollout.js";
 import { registerServer } from "./commands/server.js";
 import { registerStatus } from "./commands/status.js";
 import { registerToken } from "./commands/token.js";
@@ -33,6 +39,7 @@ export function createProgram(ctx: CliContext): Command {
   for (const register of [
     registerInit,
     registerUp,
+    registerDemo,
     registerServer,
     registerAgent,
     registerValidate,
@@ -42,10 +49,33 @@ export function createProgram(ctx: CliContext): Command {
     registerConfig,
     registerToken,
     registerEvents,
+    registerDeploy,
+    registerRollout,
+    registerRollback,
+    registerReleases,
+    registerLogs,
   ]) {
     register(program, ctx);
   }
+  shareGlobalOptions(program);
   return program;
+}
+
+/**
+ * `deploy --version V` must reach the verb, not print slipway's version: the program's own options
+ * are only read before the verb (positional options), and every verb declares the global ones again
+ * so `slipway status --server URL` keeps working. A verb's value beats one given before it.
+ */
+function shareGlobalOptions(program: Command): void {
+  program.enablePositionalOptions();
+  const shared = program.options.filter((o) => o.long !== "--version");
+  const declare = (command: Command): void => {
+    for (const sub of command.commands) {
+      for (const o of shared) sub.addOption(new Option(o.flags, o.description));
+      declare(sub);
+    }
+  };
+  declare(program);
 }
 
 /** One clear line (or the located config issues), a hint, and exit code 1. */

@@ -236,7 +236,8 @@ export class DeliveryService {
   }
 
   async detailOf(rollout: Rollout, verdictLimit = 20): Promise<RolloutDetail> {
-    const verdicts = await this.store.delivery.listVerdicts(rollout.id, { limit: verdictLimit });
+    const verdicts =
+      verdictLimit === 0 ? [] : await this.store.delivery.listVerdicts(rollout.id, { limit: verdictLimit });
     return { rollout, verdicts, live: this.controller.view(rollout.service, rollout.env) ?? null };
   }
 
