@@ -100,9 +100,13 @@ export async function ensureAgent(dataDirArg: string, logLevel = "info"): Promis
     if (exited !== undefined || Date.now() > deadline) {
       const tail = readFileSync(outPath, "utf8").trim().split("\n").slice(-5).join("\n  ");
       if (exited === undefined) process.kill(pid, "SIGKILL");
-      throw new SlipwayError("internal", `the node agent did not start (${exited ?? "timed out"}):\n  ${tail}`, {
-        hint: `see ${outPath} and ${join(dir, "logs")}`,
-      });
+      throw new SlipwayError(
+        "internal",
+        `the node agent did not start (${exited ?? "timed out"}):\n  ${tail}`,
+        {
+          hint: `see ${outPath} and ${join(dir, "logs")}`,
+        },
+      );
     }
     await sleep(50);
   }

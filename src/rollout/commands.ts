@@ -65,6 +65,8 @@ export function applyCommand(
       }
       if (d.status === "paused") unpause(d, now);
       d.state.promote = options.full === true ? "full" : "step";
+      // A person deciding is progress: a long hold before it must not trip the progress deadline.
+      d.state.progressAt = now;
       d.events.push({
         type: "rollout.promote-requested",
         payload: { by: actor, full: options.full === true },

@@ -180,7 +180,7 @@ function planScaling(rollout: PlannerRollout, draft: Draft, observed: Observed, 
   s.weight = step.weight;
   enterPhase(s, "step", now);
   s.stepPassed = s.spec.analysis === null;
-  if (s.spec.analysis !== null) s.windowStart = now;
+  if (s.spec.analysis !== null) s.windowStart = nextWindowStart(now);
   s.progressAt = now;
   draft.events.push({
     type: "rollout.step",
@@ -203,6 +203,8 @@ function planStep(rollout: PlannerRollout, draft: Draft, now: number): Decision 
     step.pauseMs === null ||
     (typeof step.pauseMs === "number" && now - s.phaseSince >= step.pauseMs);
   if (!held) return draft;
+  // A step without a pause but with analysis lasts until its first passing verdict.
+  if (!s.stepPassed && !forced && step.pauseMs === null) return draft;
   if (!s.stepPassed && !forced) {
     const analysis = s.spec.analysis;
     const last = s.lastVerdict?.message ?? "no verdict yet";

@@ -1,12 +1,13 @@
 /**
  * From a service's applied config to the numbers the planner works with, once, when a rollout starts.
  */
-import { parseDuration, parsePercent, UNTIL_PROMOTE, type ServiceConfig } from "../config/index.js";
+import { parseDuration, UNTIL_PROMOTE, type ServiceConfig } from "../config/index.js";
 import type { RolloutPlanSpec } from "./types.js";
 
 /** Kubernetes' rule: a surge percentage rounds up, an unavailable percentage rounds down. */
 function resolveCount(value: number | string, instances: number, round: (n: number) => number): number {
-  return typeof value === "number" ? value : round(parsePercent(value) * instances);
+  // From the text, multiplying before dividing: 7% of 100 must be exactly 7, not 7.000000000000001.
+  return typeof value === "number" ? value : round((Number(value.slice(0, -1)) * instances) / 100);
 }
 
 export function resolvePlanSpec(service: ServiceConfig): RolloutPlanSpec {
