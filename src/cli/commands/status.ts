@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { isFrozen } from "../../config/index.js";
 import { connect, globals, type CliContext } from "../context.js";
 import { shortTime, table } from "../output.js";
+import type { SlotView } from "../rollout-view.js";
 
 interface StoredObjectView {
   kind: string;
@@ -19,18 +20,66 @@ export interface StatusView {
   server: { version: string; startedAt: string; store: string };
 }
 
-/** Declared environments and services with the live revision; runtime columns arrive with the agent. */
+/** GET /api/v1/deployments: what runs where, and whether the node agent answers. */
+export interface DeploymentsView {
+  agent: { reachable: boolean; error?: string; lastSeenAt: string | null };
+  environmentErrors: Record<string, string>;
+  slots: SlotView[];
+}
+
+/** Declared environments and services with the live revision, and what runs in each environment. */
 export function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command("status")
-    .description("environments, services and the live config revision")
-    .option("--json", "machine-readable status")
+    .description("environments, services, the live config revision, and the releases running now")
+    .option("--json", "machine-readable status (with `deployments`)")
     .action(async (options: { json?: boolean }, command: Command) => {
       const client = connect(globals(command), ctx);
-      const status = await client.get<StatusView>("/api/v1/status");
-      if (options.json === true) ctx.output.json(status);
-      else ctx.output.out(renderStatus(ctx, client.baseUrl, status));
+      const [status, deployments] = await Promise.all([
+        client.get<StatusView>("/api/v1/status"),
+        client.get<DeploymentsView>("/api/v1/deployments"),
+      ]);
+      if (options.json === true) ctx.output.json({ ...status, deployments });
+      else {
+        ctx.output.out(renderStatus(ctx, client.baseUrl, status));
+        if (status.lastApplied !== null || deployments.slots.length > 0) {
+          ctx.output.out(`\n${renderDeployments(ctx, deployments)}`);
+        }
+      }
     });
+}
+
+/** Per environment and service: each release's role, weight and ready/desired instances. */
+function renderDeployments(ctx: CliContext, d: DeploymentsView): string {
+  const { c } = ctx.output;
+  const agent = d.agent.reachable
+    ? c.green("reachable")
+    : c.red(`unreachable${d.agent.error === undefined ? "" : `: ${d.agent.error}`}`);
+  const seen = d.agent.lastSeenAt === null ? "" : c.dim(`  last seen ${shortTime(d.agent.lastSeenAt)}`);
+  const lines = [`${c.bold("Agent")}    ${agent}${seen}`];
+  for (const [env, error] of Object.entries(d.environmentErrors).sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(c.red(`error in ${env}: ${error}`));
+  }
+  const slots = [...d.slots].sort((a, b) => a.env.localeCompare(b.env) || a.service.localeCompare(b.service));
+  if (slots.every((s) => s.releases.length === 0)) {
+    lines.push(`${c.bold("Running")}  nothing deployed yet ${c.dim("(run `slipway deploy`)")}`);
+    return lines.join("\n");
+  }
+  const rows = slots.flatMap((slot) =>
+    slot.releases.map((r, i) => {
+      const ready = `${r.ready}/${r.instances}`;
+      return [
+        i === 0 ? slot.env : "",
+        i === 0 ? slot.service : "",
+        r.version,
+        r.role,
+        `${r.weight}%`,
+        r.ready < r.instances ? c.yellow(ready) : ready,
+      ];
+    }),
+  );
+  lines.push("", table(ctx.output, ["ENVIRONMENT", "SERVICE", "RELEASE", "ROLE", "WEIGHT", "READY"], rows));
+  return lines.join("\n");
 }
 
 function renderStatus(ctx: CliContext, url: string, s: StatusView): string {
