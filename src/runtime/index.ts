@@ -12,6 +12,8 @@ export {
 } from "./restart-policy.js";
 export { isFinalPhase } from "./instance.js";
 export { isRecordLive, readPidFiles, type PidRecord } from "./pid-file.js";
+export { isGroupAlive, signalGroup, terminateGroup } from "./process-group.js";
+export { defaultBaseEnv } from "./launch.js";
 export type {
   ExitInfo,
   FollowOptions,

@@ -1,10 +1,20 @@
 import { sql, type Selectable, type Transaction } from "kysely";
 
 import { SlipwayError } from "../util/errors.js";
-import { readQuery, writeTransaction, type RepositoryContext, type WriteScope } from "./context.js";
-import { validateEventInput } from "./event-log.js";
+import { readQuery, type RepositoryContext } from "./context.js";
+import {
+  compareText,
+  invalid,
+  requireName,
+  requireOneOf,
+  requireTime,
+  requireWholeNumber,
+  resolveLimit,
+  toJson,
+  validateEvents,
+  write,
+} from "./repository-support.js";
 import type { ReleasesTable, RolloutsTable, SlotsTable, StoreDatabase, VerdictsTable } from "./schema.js";
-import { isConcurrencyFailure, isUniqueViolation } from "./store-errors.js";
 import {
   ACTIVE_ROLLOUT_STATUSES,
   BLOCKING_ROLLOUT_STATUSES,
@@ -29,7 +39,6 @@ import {
 
 export const DEFAULT_ROLLOUT_LIMIT = 20;
 export const DEFAULT_VERDICT_LIMIT = 50;
-const MAX_LIMIT = 1000;
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ARTIFACT_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
 const VERDICT_RESULTS: readonly VerdictInput["result"][] = ["pass", "fail", "inconclusive"];
@@ -42,15 +51,6 @@ type SlotValue = { stable: string | null; warm: WarmRelease[] };
 
 // ---------------------------------------------------------------------------------------------------
 // Validation: everything is checked before a transaction starts, so a bad request never takes the lock.
-
-function invalid(message: string): SlipwayError {
-  return new SlipwayError("invalid_request", message);
-}
-
-function requireName(value: unknown, what: string): string {
-  if (typeof value !== "string" || value.trim() === "") throw invalid(`${what} must be a non-empty string`);
-  return value;
-}
 
 function requireVersion(value: unknown, what: string): string {
   if (typeof value !== "string" || !VERSION_PATTERN.test(value)) {
@@ -66,60 +66,11 @@ function requireOptionalVersion(value: unknown, what: string): string | null {
   return value === null ? null : requireVersion(value, what);
 }
 
-function requireWholeNumber(value: unknown, what: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw invalid(`${what} must be a whole number, ${min} or more`);
-  }
-  return value;
-}
-
-function requireTime(value: unknown, what: string): string {
-  if (typeof value !== "string" || Number.isNaN(Date.parse(value))) {
-    throw invalid(`${what} must be an ISO-8601 time`);
-  }
-  return value;
-}
-
-function requireOneOf<T extends string>(value: unknown, allowed: readonly T[], what: string): T {
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    throw invalid(`${what} must be one of ${allowed.join(", ")}`);
-  }
-  return value as T;
-}
-
 function requireReason(value: unknown, what: string): string | null | undefined {
   if (value !== undefined && value !== null && typeof value !== "string") {
     throw invalid(`${what} must be a string or null`);
   }
   return value;
-}
-
-/** JSON text for a `JsonValue`; refuses what JSON cannot hold (undefined, functions, bigints, cycles). */
-function toJson(value: unknown, what: string): string {
-  // `unknown`: JSON.stringify's declared type hides that it returns undefined for undefined and functions.
-  let text: unknown;
-  try {
-    text = JSON.stringify(value);
-  } catch (e) {
-    throw new SlipwayError("invalid_request", `${what} is not JSON-serialisable`, { cause: e });
-  }
-  if (typeof text !== "string") throw invalid(`${what} must be a JSON value`);
-  return text;
-}
-
-function resolveLimit(limit: unknown, fallback: number): number {
-  if (limit === undefined) return fallback;
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
-    throw invalid(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
-  }
-  return Math.min(limit, MAX_LIMIT);
-}
-
-function validateEvents(events: unknown): EventInput[] {
-  if (events === undefined) return [];
-  if (!Array.isArray(events)) throw invalid("events must be a list");
-  for (const event of events as EventInput[]) validateEventInput(event);
-  return events as EventInput[];
 }
 
 function validateSlotValue(next: unknown, what: string): SlotValue {
@@ -280,10 +231,6 @@ function rowToVerdict(row: Selectable<VerdictsTable>): StoredVerdict {
   };
 }
 
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Errors.
 
@@ -333,28 +280,6 @@ function staleRollout(id: number, expected: number, current: number): SlipwayErr
 
 function rolloutNotFound(id: number): SlipwayError {
   return new SlipwayError("not_found", `no rollout ${id}`);
-}
-
-/**
- * `writeTransaction`, plus: a PostgreSQL serialization failure, or a key or unique index that fired (only
- * reachable for a writer that skipped the write lock), is a `conflict` with nothing written.
- */
-async function write<T>(
-  ctx: RepositoryContext,
-  what: string,
-  work: (scope: WriteScope) => Promise<T>,
-): Promise<T> {
-  try {
-    return await writeTransaction(ctx, work);
-  } catch (e) {
-    if (isConcurrencyFailure(e) || isUniqueViolation(e)) {
-      throw new SlipwayError("conflict", `${what} collided with a concurrent write; nothing was changed`, {
-        hint: "read again and retry",
-        cause: e,
-      });
-    }
-    throw e;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { createDeliveryRepository } from "./delivery-repository.js";
 import { EventHub, type ListenerErrorHandler } from "./event-log.js";
 import { createEventRepository } from "./event-repository.js";
 import { migrateToLatest } from "./migrations/index.js";
+import { createPipelineRepository } from "./pipeline-repository.js";
 import {
   isConnectionFailure,
   isPostgresUrl,
@@ -27,6 +28,8 @@ export { DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT } from "./event-repository.js";
 export {
   ACTIVE_ROLLOUT_STATUSES,
   BLOCKING_ROLLOUT_STATUSES,
+  FINAL_RUN_STATUSES,
+  PIPELINE_RUN_STATUSES,
   ROLLOUT_STATUSES,
   ROLLOUT_STRATEGIES,
 } from "./types.js";
@@ -139,6 +142,7 @@ function createStore(ctx: RepositoryContext): Store {
     events: createEventRepository(ctx),
     tokens: createTokenRepository(ctx),
     delivery: createDeliveryRepository(ctx),
+    pipelines: createPipelineRepository(ctx),
     async ping() {
       try {
         await sql`select 1`.execute(ctx.db);

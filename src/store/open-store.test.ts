@@ -65,6 +65,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
     expect(await backend.query(again, "select name from kysely_migration order by name")).toEqual([
       { name: "0001-initial" },
       { name: "0002-delivery" },
+      { name: "0003-pipelines" },
     ]);
     await again.close();
   });
@@ -78,6 +79,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
       expect(await backend.query(options, "select name from kysely_migration order by name")).toEqual([
         { name: "0001-initial" },
         { name: "0002-delivery" },
+        { name: "0003-pipelines" },
       ]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));

@@ -108,6 +108,48 @@ export interface VerdictsTable {
   verdict: string;
 }
 
+export interface PipelineRunsTable {
+  /** max + 1 in the write transaction. */
+  id: number;
+  pipeline: string;
+  /** 1, 2, 3 … per pipeline (the pipeline's max + 1 in the write transaction). */
+  number: number;
+  status: string;
+  /** JSON: the contract's `PipelineTrigger`. */
+  trigger: string;
+  /** JSON: the pipeline's config when the run was created. */
+  spec: string;
+  config_revision: number;
+  concurrency_group: string | null;
+  /** JSON: the runner's state (jobs, steps, outputs, artifacts). */
+  state: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  revision: number;
+}
+
+export interface RepositoriesTable {
+  /** `repo_` + 10 random base32 characters. */
+  id: string;
+  name: string;
+  location: string;
+  kind: string;
+  webhook_secret: string;
+  created_by: string;
+  created_at: string;
+  /** JSON: `{ ref: sha }`, what the poller last saw. */
+  heads: string;
+}
+
+export interface WebhookDeliveriesTable {
+  provider: string;
+  delivery_id: string;
+  /** The watched repository's id (not a foreign key: deliveries outlive a removed repository). */
+  repository: string;
+  received_at: string;
+}
+
 export interface StoreDatabase {
   config_revisions: ConfigRevisionsTable;
   objects: ObjectsTable;
@@ -117,6 +159,9 @@ export interface StoreDatabase {
   slots: SlotsTable;
   rollouts: RolloutsTable;
   verdicts: VerdictsTable;
+  pipeline_runs: PipelineRunsTable;
+  repositories: RepositoriesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type StoreDb = Kysely<StoreDatabase>;

@@ -324,6 +324,153 @@ export interface DeliveryRepository {
   listVerdicts(rolloutId: number, options?: { limit?: number }): Promise<StoredVerdict[]>;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Pipelines: runs (their jobs and steps live in the run's `state` JSON, owned by the runner),
+// watched repositories, and webhook deliveries seen (replay protection).
+
+export const PIPELINE_RUN_STATUSES = [
+  "queued",
+  "running",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+] as const;
+/**
+ * - queued: created, waiting for its concurrency group or a runner slot;
+ * - running: jobs are running; waiting: nothing runs, a job waits for an approval;
+ * - succeeded, failed, cancelled: final; interrupted: the control plane stopped under it (final until
+ *   someone resumes it, which creates no new run: the same run goes back to queued).
+ */
+export type PipelineRunStatus = (typeof PIPELINE_RUN_STATUSES)[number];
+export const FINAL_RUN_STATUSES: readonly PipelineRunStatus[] = [
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+];
+
+export type TriggerKind = "push" | "schedule" | "manual" | "api" | "rerun" | "local";
+
+export interface PipelineTrigger {
+  kind: TriggerKind;
+  /** Who: `token:ci`, `local:alice`, `github:octocat`, `system:schedule`. */
+  actor: string;
+  /** `refs/heads/main`, `refs/tags/v1.2.0`, or null (e.g. a schedule on the default branch). */
+  ref: string | null;
+  sha: string | null;
+  branch: string | null;
+  tag: string | null;
+  /** The watched repository's id, when the run came from one. */
+  repository: string | null;
+  inputs: Record<string, string | number | boolean>;
+  deliveryId?: string;
+  /** For schedules: the planned fire time (ISO). */
+  scheduledAt?: string;
+  /** For reruns: the run whose failed jobs are repeated. */
+  rerunOf?: number;
+  /** Paths the push changed (for path filters and the run page). */
+  changedPaths?: string[];
+}
+
+export interface PipelineRunInput {
+  pipeline: string;
+  trigger: PipelineTrigger;
+  /** The pipeline's config as applied when the run was created. */
+  spec: JsonValue;
+  configRevision: number;
+  /** The concurrency group after interpolation, or null. */
+  concurrencyGroup: string | null;
+  /** The runner's state (jobs, steps, outputs, artifacts), opaque to the store. */
+  state: JsonValue;
+  status?: PipelineRunStatus;
+}
+
+export interface PipelineRun extends Omit<PipelineRunInput, "status"> {
+  id: number;
+  /** 1, 2, 3 … per pipeline. */
+  number: number;
+  status: PipelineRunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Compare-and-set counter. */
+  revision: number;
+}
+
+export interface PipelineRunUpdate {
+  id: number;
+  expectedRevision: number;
+  status: PipelineRunStatus;
+  state: JsonValue;
+  /** Set startedAt (when still null) to the transaction time. */
+  markStarted?: boolean;
+  events?: EventInput[];
+}
+
+export interface PipelineRunQuery {
+  pipeline?: string;
+  statuses?: PipelineRunStatus[];
+  concurrencyGroup?: string;
+  /** Only runs with id < before (paging back). */
+  before?: number;
+  /** Default 20, max 1000; newest first. */
+  limit?: number;
+}
+
+export interface RepositoryInput {
+  /** A label, unique. */
+  name: string;
+  /** An absolute path of a local repository, or a clone URL. */
+  location: string;
+  kind: "path" | "url";
+  /** The shared secret for webhook signatures (GitHub/Gitea HMAC key, GitLab token) and the local hook. */
+  webhookSecret: string;
+  createdBy: string;
+}
+
+export interface WatchedRepository extends RepositoryInput {
+  id: string;
+  createdAt: string;
+  /** What the poller last saw: ref → sha. */
+  heads: Record<string, string>;
+}
+
+export interface PipelineRepository {
+  /**
+   * Creates a run with number = the pipeline's highest + 1 (status `queued` unless given) and appends
+   * `pipeline.run.created` (objectKind "pipeline", objectName pipeline, payload: id, number, trigger
+   * kind, actor, ref, sha).
+   */
+  createRun(input: PipelineRunInput): Promise<PipelineRun>;
+  /** `not_found` when absent. */
+  getRun(id: number): Promise<PipelineRun>;
+  listRuns(query?: PipelineRunQuery): Promise<PipelineRun[]>;
+  /**
+   * Compare-and-set on revision (`conflict` when it moved, `not_found` for an unknown id); a final
+   * status sets finishedAt (and clears it for a non-final one: a resumed run). Events appended in the
+   * same transaction.
+   */
+  updateRun(update: PipelineRunUpdate): Promise<PipelineRun>;
+
+  /** `conflict` when the name or the location is taken. Appends `repository.added`. */
+  addRepository(input: RepositoryInput): Promise<WatchedRepository>;
+  listRepositories(): Promise<WatchedRepository[]>;
+  /** By id or name; undefined when absent. */
+  findRepository(idOrName: string): Promise<WatchedRepository | undefined>;
+  /** Appends `repository.removed`; `not_found` when absent. */
+  removeRepository(idOrName: string, actor: string): Promise<void>;
+  /** Replaces the heads the poller saw. */
+  setRepositoryHeads(id: string, heads: Record<string, string>): Promise<void>;
+
+  /**
+   * Records a webhook delivery id; false when it was recorded before (a replay), in which case nothing
+   * is written. Ids are kept per provider.
+   */
+  recordDelivery(provider: string, deliveryId: string, repository: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Where the data lives, for messages: a file path, or the URL with its password masked. */
@@ -332,6 +479,7 @@ export interface Store {
   readonly events: EventRepository;
   readonly tokens: TokenRepository;
   readonly delivery: DeliveryRepository;
+  readonly pipelines: PipelineRepository;
   /** Cheap round-trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

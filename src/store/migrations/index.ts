@@ -5,6 +5,7 @@ import type { Dialect } from "../schema.js";
 import { errorMessage } from "../store-errors.js";
 import * as initial from "./0001-initial.js";
 import * as delivery from "./0002-delivery.js";
+import * as pipelines from "./0003-pipelines.js";
 
 /**
  * Migrations live in code (not a folder scanned at runtime) so the compiled package and the bundled
@@ -15,6 +16,7 @@ export function createMigrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     "0001-initial": { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
     "0002-delivery": { up: (db) => delivery.up(db), down: (db) => delivery.down(db) },
+    "0003-pipelines": { up: (db) => pipelines.up(db), down: (db) => pipelines.down(db) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
