@@ -30,6 +30,8 @@ import { PreviewTraffic } from "./preview.js";
 import type { Decision, Observed, PlannerRollout, ReleaseObservation, RolloutState } from "./types.js";
 
 const TICK_MS = 250;
+/** Restarts of a new release's instance after which the rollout treats it as failed. */
+const CRASH_LOOP_RESTARTS = 3;
 /** Back-off between attempts while the agent is unreachable. */
 const AGENT_RETRY_MS = 1_000;
 
@@ -268,6 +270,9 @@ export class RolloutController {
           ? { ready: 0, total: 0, failed: [] }
           : observe(world.agentState.instances, rollout.service, rollout.env, rollout.previous),
     };
+    if (!isFinal(rollout.status) && rollout.status !== "watching") {
+      observed.new.failed.push(...(await this.#crashLooping(world.agentState.instances, rollout)));
+    }
     const since = windowWanted(planned, now);
     if (since !== undefined) {
       const canary = await this.#window(rollout.env, rollout.service, rollout.release, since);
@@ -332,6 +337,35 @@ export class RolloutController {
     }
   }
 
+  /**
+   * A new release's instance that keeps crashing counts as failed for the rollout long before the
+   * runtime gives up on it (its backoff can take half a minute): users should not wait on a release
+   * that cannot start. The reason carries the instance's last log lines.
+   */
+  async #crashLooping(
+    instances: readonly InstanceStatus[],
+    rollout: Rollout,
+  ): Promise<ReleaseObservation["failed"]> {
+    const out: ReleaseObservation["failed"] = [];
+    for (const i of instances) {
+      if (i.service !== rollout.service || i.env !== rollout.env || i.release !== rollout.release) continue;
+      if (i.phase !== "backoff" || i.restarts < CRASH_LOOP_RESTARTS) continue;
+      let tail: string[] = [];
+      try {
+        tail = await (await this.#agent.client()).logs(i.id, { tail: 5 });
+      } catch {
+        // The reason is still clear without the lines.
+      }
+      out.push({
+        id: i.id,
+        message:
+          `restarted ${i.restarts} times without becoming ready (${i.message ?? i.reason ?? "exited"})` +
+          (tail.length === 0 ? "" : `\nlast ${tail.length} log lines:\n${tail.join("\n")}`),
+      });
+    }
+    return out;
+  }
+
   async #window(env: string, service: string, release: string, since: number): Promise<SampleWindow> {
     let w: StatsWindowJson;
     try {
@@ -341,7 +375,11 @@ export class RolloutController {
         return { requests: 0, errors: 0, latenciesMs: [] };
       throw err;
     }
-    return { requests: w.requests, errors: w.errors, latenciesMs: w.latenciesMs };
+    // A request the client gave up on before the release answered failed, as far as that client is
+    // concerned: a canary that hangs must not pass an error-rate check with "0 errors". Aborts that
+    // happen to every release alike (people leaving a page) weigh on both sides of a vsBaseline check.
+    const errors = Math.min(w.requests, w.errors + w.aborted);
+    return { requests: w.requests, errors, latenciesMs: w.latenciesMs };
   }
 
   #steerPreview(rollout: Rollout, decision: Decision, world: World): void {

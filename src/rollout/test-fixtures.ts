@@ -222,3 +222,82 @@ export function startLoad(url: string, rps: number): { stop(): Promise<LoadResul
     },
   };
 }
+
+// Helpers for strategies.test.ts and faults.test.ts (read-only views of the world through the API
+// and the agent; they change nothing).
+
+/** `GET /api/v1/deployments`, typed for the fields the tests read. */
+export interface DeploymentsView {
+  agent: { reachable: boolean; error?: string; lastSeenAt: string | null };
+  environmentErrors: Record<string, string>;
+  slots: {
+    service: string;
+    env: string;
+    stable: string | null;
+    releases: {
+      version: string;
+      role: string;
+      instances: number;
+      weight: number;
+      ready: number;
+      running: { id: string; release: string; pid?: number; phase: string; ready: boolean }[];
+    }[];
+  }[];
+}
+
+export function deployments(world: DeliveryWorld): Promise<DeploymentsView> {
+  return world.api<DeploymentsView>("GET", "/api/v1/deployments");
+}
+
+/** Every instance of `web` the agent reports right now (stopping ones included), straight from the agent. */
+export async function agentInstances(
+  world: DeliveryWorld,
+): Promise<{ id: string; release: string; pid: number | undefined; phase: string; ready: boolean }[]> {
+  const client = await world.server.controller.agentClient();
+  const state = await client.state();
+  return state.instances.filter((i) => i.service === "web");
+}
+
+/** The event log's entries of the given type prefixes (comma-separated), oldest first. */
+export async function eventsOf(
+  world: DeliveryWorld,
+  types: string,
+): Promise<{ id: number; type: string; payload: Record<string, unknown> }[]> {
+  const res = await world.api<{ events: { id: number; type: string; payload: Record<string, unknown> }[] }>(
+    "GET",
+    `/api/v1/events?limit=1000&type=${encodeURIComponent(types)}`,
+  );
+  return res.events;
+}
+
+/** Polls `probe` until it returns something other than undefined/false; fails naming `what` after `timeoutMs`. */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err instanceof Error ? err.message : JSON.stringify(err);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last === "" ? "" : ` (last error: ${last})`}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
