@@ -5,6 +5,8 @@
  * left half-done. Nothing here asserts on timing; waits are bounded only to fail with a state.
  */
 import { existsSync, readdirSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Agent as HttpAgent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
@@ -408,6 +410,31 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
     expect((await w.waitFor(second.id, ["succeeded", "rolled-back", "failed"])).status).toBe("succeeded");
     expect((await w.hit()).body).toBe("v2");
   }, 90_000);
+
+  it("a router port taken by another process is reported, and the listener comes up once it is free", async () => {
+    const squatter = createServer((_req, res) => res.end("not slipway"));
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    const port = (squatter.address() as AddressInfo).port;
+    try {
+      world = await new DeliveryWorld().start({ rollout: "{ strategy: rolling }", routerPort: port });
+      const reported = await waitUntil("the environment error", async () => {
+        const d = await deployments(world as DeliveryWorld);
+        return d.environmentErrors.production;
+      });
+      expect(reported).toContain(`127.0.0.1:${port}`);
+      expect(reported).toMatch(/in use/);
+      // Instances still run; the service answers once the port is free.
+      const first = await world.deploy("v1");
+      await world.waitFor(first.id, ["succeeded"]);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+    await waitUntil("the environment error to clear", async () => {
+      const d = await deployments(world as DeliveryWorld);
+      return d.environmentErrors.production === undefined ? true : undefined;
+    });
+    expect((await (world as DeliveryWorld).hit()).body).toBe("v1");
+  }, 60_000);
 
   it("bad deploy bodies: 400 naming the field, nothing written", async () => {
     const w = await started("{ strategy: rolling }");

@@ -51,6 +51,8 @@ export interface WorldOptions {
   run?: string;
   store?: StoreOptions;
   readiness?: string;
+  /** The production router's port; default a free one. */
+  routerPort?: number;
 }
 
 export class DeliveryWorld {
@@ -62,7 +64,7 @@ export class DeliveryWorld {
   routerUrl = "";
 
   async start(options: WorldOptions): Promise<this> {
-    this.routerPort = await findFreePort();
+    this.routerPort = options.routerPort ?? (await findFreePort());
     this.routerUrl = `http://127.0.0.1:${this.routerPort}`;
     await this.startAgent();
     await this.startControlPlane(options.store);
