@@ -418,7 +418,7 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
     try {
       world = await new DeliveryWorld().start({ rollout: "{ strategy: rolling }", routerPort: port });
       const reported = await waitUntil("the environment error", async () => {
-        const d = await deployments(world as DeliveryWorld);
+        const d = await deployments(world!);
         return d.environmentErrors.production;
       });
       expect(reported).toContain(`127.0.0.1:${port}`);
@@ -427,13 +427,13 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
       const first = await world.deploy("v1");
       await world.waitFor(first.id, ["succeeded"]);
     } finally {
-      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+      await new Promise<void>((resolve) => squatter.close(() => { resolve(); }));
     }
     await waitUntil("the environment error to clear", async () => {
-      const d = await deployments(world as DeliveryWorld);
+      const d = await deployments(world!);
       return d.environmentErrors.production === undefined ? true : undefined;
     });
-    expect((await (world as DeliveryWorld).hit()).body).toBe("v1");
+    expect((await (world).hit()).body).toBe("v1");
   }, 60_000);
 
   it("bad deploy bodies: 400 naming the field, nothing written", async () => {
