@@ -1,6 +1,7 @@
 /**
- * The config domain's public face: slipway.yaml's schema, loading with located errors, units and freeze
- * windows for runtime use, the desired objects and the plan, and the JSON Schema for editors.
+ * The config domain's public face: slipway.yaml's schema, loading with located errors, units, freeze
+ * windows, cron schedules and pipeline expressions for runtime use, the desired objects and the plan, and
+ * the JSON Schema for editors.
  * Other domains import from here only.
  */
 export {
@@ -14,6 +15,46 @@ export {
   type SlipwayConfigInput,
 } from "./schema.js";
 export { METRICS, ON_INCONCLUSIVE, PAUSE_PATTERN, STRATEGIES, UNTIL_PROMOTE } from "./schema-rollout.js";
+export {
+  INPUT_TYPES,
+  type InputConfig,
+  type JobConfig,
+  type PipelineConfig,
+  type PipelineTriggers,
+} from "./schema-pipeline.js";
+export {
+  COVERAGE_FILES,
+  COVERAGE_FORMATS,
+  SHELLS,
+  STEP_KINDS,
+  stepKind,
+  type CoverageFormat,
+  type StepConfig,
+  type StepKind,
+} from "./schema-pipeline-step.js";
+export { IDENTIFIER_PATTERN } from "./pipeline-fields.js";
+export {
+  ExpressionError,
+  FUNCTIONS,
+  STATUS_FUNCTIONS,
+  evaluate,
+  interpolate,
+  isTruthy,
+  parseCondition,
+  parseExpression,
+  parseTemplate,
+  readsStatus,
+  toText,
+  visitExpression,
+  type Expression,
+  type ExpressionContext,
+  type ExpressionValue,
+  type FunctionName,
+  type JobOutcome,
+  type JobResult,
+  type TemplatePart,
+} from "./expression.js";
+export { CRON_EXAMPLE, parseCron, tryParseCron, type CronSchedule } from "./cron.js";
 export { loadConfigFile, parseConfig, type LoadedConfig } from "./load.js";
 export { formatIssues, type FormatIssuesOptions } from "./issues.js";
 export { ENV_VAR_PATTERN, LABEL_PATTERN, LISTEN_PATTERN, parseListenAddress } from "./names.js";

@@ -80,9 +80,9 @@ describe("loading a good config", () => {
     expect(web?.rollout.analysis?.confidence).toBe(0.95);
   });
 
-  test("a project alone is a valid config with no environments or services", () => {
+  test("a project alone is a valid config with no environments, services or pipelines", () => {
     const { config } = parseConfig("project: shop\n", "slipway.yaml");
-    expect(config).toEqual({ project: "shop", environments: {}, services: {} });
+    expect(config).toEqual({ project: "shop", environments: {}, services: {}, pipelines: {} });
   });
 
   test("a service without a rollout section gets the rolling defaults", () => {
@@ -198,10 +198,24 @@ describe("located issues", () => {
     expect(issue?.suggestion).toBeUndefined();
   });
 
-  test("pipelines are refused with a message that they are not supported yet", () => {
-    const issue = issuesOf(yaml("project: shop", "pipelines:", "  release: {}"))[0];
-    expect(issue).toMatchObject({ line: 2, column: 1, path: "pipelines" });
-    expect(issue?.message).toContain("pipelines are not supported yet");
+  test("a misspelled key inside a pipeline is located and suggested like any other", () => {
+    const source = yaml(
+      "project: shop",
+      "pipelines:",
+      "  release:",
+      "    on: { push: {} }",
+      "    jobs: { test: { steps: [ { run: npm test } ], timout: 5m } }",
+    );
+    expect(issuesOf(source)).toEqual([
+      {
+        file: "slipway.yaml",
+        line: 5,
+        column: 51,
+        path: "pipelines.release.jobs.test.timout",
+        message: 'unknown key "timout" (did you mean "timeout"?)',
+        suggestion: "timeout",
+      },
+    ]);
   });
 
   test("a missing required key points at the map that should hold it", () => {

@@ -31,7 +31,12 @@ export type Plan = { changes: ObjectChange[]; summary: PlanSummary };
 
 type JsonObject = Record<string, JsonValue>;
 
-const KIND_ORDER: Readonly<Record<ObjectKind, number>> = { project: 0, environment: 1, service: 2 };
+const KIND_ORDER: Readonly<Record<ObjectKind, number>> = {
+  project: 0,
+  environment: 1,
+  service: 2,
+  pipeline: 3,
+};
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -52,7 +57,7 @@ function canonical(value: unknown): JsonValue {
 }
 
 /**
- * The objects a config declares: the project, then each environment and each service, by name.
+ * The objects a config declares: the project, then each environment, service and pipeline, by name.
  *
  * @example
  *   desiredObjects(config);
@@ -71,6 +76,11 @@ export function desiredObjects(config: SlipwayConfig): DesiredObject[] {
       kind: "service" as const,
       name,
       spec: canonical(service),
+    })),
+    ...byName(config.pipelines).map(([name, pipeline]) => ({
+      kind: "pipeline" as const,
+      name,
+      spec: canonical(pipeline),
     })),
   ];
 }
@@ -132,7 +142,7 @@ function fieldsOf(before: JsonValue | undefined, after: JsonValue | undefined): 
 
 /**
  * What applying `desired` to `current` would do. Unchanged objects are left out; changes come in the order
- * project, environments, services, each by name.
+ * project, environments, services, pipelines, each by name.
  *
  * @example
  *   computePlan(await store.config.listObjects(), desiredObjects(loaded.config)).summary; // { add: 1, change: 0, delete: 0 }

@@ -8,16 +8,15 @@
 import { z } from "zod";
 import { freezeWindow } from "./freeze.js";
 import { MAPPING, intRange, label, labelRecord, listenAddress, parseListenAddress, text } from "./names.js";
+import { checkPipelineReferences } from "./pipeline-checks.js";
+import { pipelineSchema } from "./schema-pipeline.js";
 import { serviceSchema } from "./schema-service.js";
 
 /**
  * Top-level keys a later release adds, with what to tell someone who uses one today. The loader uses this
- * for the unknown-key message instead of a spelling suggestion.
+ * for the unknown-key message instead of a spelling suggestion. Empty while every planned key is supported.
  */
-export const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
-  pipelines:
-    'unknown key "pipelines": pipelines are not supported yet (a later release adds them); remove the key for now',
-};
+export const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {};
 
 const protectionSchema = z
   .strictObject(
@@ -130,6 +129,10 @@ const servicesSchema = labelRecord(serviceSchema)
   .prefault({})
   .describe("Services by name. Every service runs in every environment.");
 
+const pipelinesSchema = labelRecord(pipelineSchema)
+  .prefault({})
+  .describe("Pipelines by name: jobs that test, build and deploy the project's services.");
+
 export const configSchema = z
   .strictObject(
     {
@@ -138,10 +141,16 @@ export const configSchema = z
       ),
       environments: environmentsSchema,
       services: servicesSchema,
+      pipelines: pipelinesSchema,
     },
     MAPPING,
   )
-  .describe("Slipway configuration: a project's environments and services.");
+  .superRefine((config, ctx) => {
+    checkPipelineReferences(config, (path, message) => {
+      ctx.addIssue({ code: "custom", message, path: [...path] });
+    });
+  }, whenObject)
+  .describe("Slipway configuration: a project's environments, services and pipelines.");
 
 /** slipway.yaml after validation, with every default filled in. */
 export type SlipwayConfig = z.output<typeof configSchema>;

@@ -4,7 +4,7 @@ import { editDistance, suggestKey, validKeysAt } from "./suggest.js";
 
 describe("validKeysAt", () => {
   test("steps through record names and list items to the strict object's keys", () => {
-    expect(validKeysAt(configSchema, [])).toEqual(["project", "environments", "services"]);
+    expect(validKeysAt(configSchema, [])).toEqual(["project", "environments", "services", "pipelines"]);
     expect(validKeysAt(configSchema, ["services", "web", "run"])).toEqual([
       "command",
       "instances",

@@ -16,7 +16,7 @@ import type {
   StoredObject,
 } from "./types.js";
 
-const OBJECT_KINDS: readonly ObjectKind[] = ["project", "environment", "service"];
+const OBJECT_KINDS: readonly ObjectKind[] = ["project", "environment", "service", "pipeline"];
 const DEFAULT_REVISION_LIMIT = 100;
 const MAX_REVISION_LIMIT = 1000;
 const PAST_TENSE = { create: "created", update: "updated", delete: "deleted" } as const;

@@ -6,7 +6,7 @@
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-export type ObjectKind = "project" | "environment" | "service";
+export type ObjectKind = "project" | "environment" | "service" | "pipeline";
 
 /** One declared object as last applied (the "current" side of a plan). */
 export interface StoredObject {
