@@ -10,6 +10,9 @@ import { openStore, type Store } from "../store/index.js";
 import { agentLinkFor, type AgentLink } from "../rollout/agent-link.js";
 import { RolloutController } from "../rollout/controller.js";
 import { DeliveryService } from "../rollout/service.js";
+import { createDeployer } from "../rollout/deployer.js";
+import { createPipelineEngine } from "../pipeline/engine.js";
+import type { PipelineEngine } from "../pipeline/engine-types.js";
 import { SlipwayError } from "../util/errors.js";
 import { formatUrl, type ServerSettings } from "./settings.js";
 
@@ -35,6 +38,7 @@ export interface RunningServer {
   logger: Logger;
   app: FastifyInstance;
   controller: RolloutController;
+  pipelines: PipelineEngine;
   /** Stop accepting, finish requests in flight, end event streams, close the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -78,6 +82,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     });
     const service = new DeliveryService(store, controller, settings.dataDir);
+    const pipelines = createPipelineEngine({
+      store,
+      logger,
+      dataDir: settings.dataDir,
+      deployer: createDeployer(store, service),
+    });
     app = await buildApi({
       delivery: { service, controller },
       store,
@@ -92,6 +102,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logger.info({ url, store: store.location }, "slipway control plane listening");
     const running = app;
     controller.start();
+    await pipelines.start();
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -101,7 +112,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger,
       app: running,
       controller,
-      stop: () => (stopping ??= controller.stop().then(() => closeAll(running, store, logger))),
+      pipelines,
+      stop: () =>
+        (stopping ??= pipelines
+          .stop()
+          .then(() => controller.stop())
+          .then(() => closeAll(running, store, logger))),
     };
   } catch (err) {
     await app?.close();
