@@ -28,6 +28,10 @@ export const DeployBody = z.strictObject({
     .regex(/^[0-9a-f]{7,64}$/, "expected a git commit hash (hex)")
     .optional()
     .describe("The commit the artifact was built from."),
+  overrideFreeze: z
+    .boolean()
+    .optional()
+    .describe("Deploy inside one of the environment's freeze windows; recorded as deploy.freeze-overridden."),
 });
 
 export const SlotParams = z.strictObject({ service: label, env: label });

@@ -427,13 +427,45 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
       const first = await world.deploy("v1");
       await world.waitFor(first.id, ["succeeded"]);
     } finally {
-      await new Promise<void>((resolve) => squatter.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        squatter.close(() => {
+          resolve();
+        }),
+      );
     }
     await waitUntil("the environment error to clear", async () => {
       const d = await deployments(world!);
       return d.environmentErrors.production === undefined ? true : undefined;
     });
-    expect((await (world).hit()).body).toBe("v1");
+    expect((await world.hit()).body).toBe("v1");
+  }, 60_000);
+
+  it("a deploy inside a freeze window is refused unless overridden, and the override is recorded", async () => {
+    world = await new DeliveryWorld().start({
+      rollout: "{ strategy: rolling }",
+      freeze: ["mon 00:00 - sun 23:59 UTC"],
+    });
+    const refused = await world.call("POST", "/api/v1/deploys", {
+      service: "web",
+      env: "production",
+      version: "v1",
+      artifact: world.artifact("v1"),
+    });
+    expect(refused.status).toBe(409);
+    expect((refused.body as Problem).detail).toMatch(
+      /production is frozen \(mon 00:00 - sun 23:59 UTC\) until/,
+    );
+    expect(await world.api("GET", "/api/v1/rollouts")).toEqual([]);
+    const forced = await world.api<{ rollout: Rollout }>("POST", "/api/v1/deploys", {
+      service: "web",
+      env: "production",
+      version: "v1",
+      artifact: world.artifact("v1"),
+      overrideFreeze: true,
+    });
+    await world.waitFor(forced.rollout.id, ["succeeded"]);
+    const events = await world.api<{ events: { type: string }[] }>("GET", "/api/v1/events?type=deploy.");
+    expect(events.events.map((e) => e.type)).toEqual(["deploy.freeze-overridden"]);
   }, 60_000);
 
   it("bad deploy bodies: 400 naming the field, nothing written", async () => {

@@ -5,8 +5,8 @@
  * within a tick.
  */
 import { join } from "node:path";
-import type { ServiceConfig } from "../config/index.js";
-import type { Release, Rollout, Store, StoredVerdict } from "../store/index.js";
+import { isFrozen, type ServiceConfig } from "../config/index.js";
+import type { EventInput, Release, Rollout, Store, StoredVerdict } from "../store/index.js";
 import { SlipwayError } from "../util/errors.js";
 import { storeArtifact } from "../release/artifact.js";
 import { applyCommand, rollBackActive, type RolloutCommand } from "./commands.js";
@@ -24,6 +24,8 @@ export interface DeployInput {
   /** Absolute path of the artifact directory on this machine; without it the release must exist. */
   artifact?: string | undefined;
   commit?: string | undefined;
+  /** Deploy even inside one of the environment's freeze windows (recorded in the event log). */
+  overrideFreeze?: boolean | undefined;
 }
 
 export interface ReleaseState {
@@ -60,7 +62,27 @@ export class DeliveryService {
         `version ${JSON.stringify(input.version)} is not valid: expected letters, digits and ._- (at most 64), starting with a letter or digit`,
       );
     }
-    const { service, envExists, revision } = await this.#declared(input.service, input.env);
+    const { service, envExists, envFreeze, revision } = await this.#declared(input.service, input.env);
+    const events: EventInput[] = [];
+    const frozen = isFrozen(envFreeze, new Date(this.now()));
+    if (frozen.frozen) {
+      if (input.overrideFreeze !== true) {
+        throw new SlipwayError(
+          "conflict",
+          `${input.env} is frozen (${frozen.window ?? ""}) until ${frozen.until?.toISOString() ?? "later"}; nothing was deployed`,
+          {
+            hint: "wait for the window to end, or override it with --override-freeze (recorded in the event log)",
+          },
+        );
+      }
+      events.push({
+        type: "deploy.freeze-overridden",
+        actor,
+        objectKind: "service",
+        objectName: input.service,
+        payload: { env: input.env, version: input.version, window: frozen.window ?? null },
+      });
+    }
     // Refuse while the agent cannot be reached: a rollout nobody can carry out would only time out.
     await (await this.controller.agentClient()).state();
     if (!envExists) {
@@ -136,17 +158,20 @@ export class DeliveryService {
     const strategy = previous === null ? "initial" : service.rollout.strategy;
     const now = this.now();
     const state = initialState({ strategy, release: input.version, previous }, resolvePlanSpec(service), now);
-    const rollout = await this.store.delivery.startRollout({
-      service: input.service,
-      env: input.env,
-      release: input.version,
-      previous,
-      strategy,
-      status: "progressing",
-      state: state as unknown as Rollout["state"],
-      reason: null,
-      createdBy: actor,
-    });
+    const rollout = await this.store.delivery.startRollout(
+      {
+        service: input.service,
+        env: input.env,
+        release: input.version,
+        previous,
+        strategy,
+        status: "progressing",
+        state: state as unknown as Rollout["state"],
+        reason: null,
+        createdBy: actor,
+      },
+      events,
+    );
     this.controller.poke();
     return { release, rollout, createdRelease };
   }
@@ -308,7 +333,7 @@ export class DeliveryService {
   async #declared(
     serviceName: string,
     env: string,
-  ): Promise<{ service: ServiceConfig; envExists: boolean; revision: number }> {
+  ): Promise<{ service: ServiceConfig; envExists: boolean; envFreeze: string[]; revision: number }> {
     const [objects, revision] = await Promise.all([
       this.store.config.listObjects(),
       this.store.config.currentRevision(),
@@ -320,7 +345,14 @@ export class DeliveryService {
         hint: names.length === 0 ? "apply a slipway.yaml first" : `declared services: ${names.join(", ")}`,
       });
     }
-    const envExists = objects.some((o) => o.kind === "environment" && o.name === env);
-    return { service: service.spec as unknown as ServiceConfig, envExists, revision };
+    const envObject = objects.find((o) => o.kind === "environment" && o.name === env);
+    const envFreeze =
+      (envObject?.spec as { protection?: { freeze?: string[] } } | undefined)?.protection?.freeze ?? [];
+    return {
+      service: service.spec as unknown as ServiceConfig,
+      envExists: envObject !== undefined,
+      envFreeze,
+      revision,
+    };
   }
 }

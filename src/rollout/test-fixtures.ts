@@ -51,6 +51,8 @@ export interface WorldOptions {
   run?: string;
   store?: StoreOptions;
   readiness?: string;
+  /** Freeze windows of the production environment. */
+  freeze?: string[];
   /** The production router's port; default a free one. */
   routerPort?: number;
 }
@@ -71,7 +73,9 @@ export class DeliveryWorld {
     const yaml = [
       "project: shop",
       "environments:",
-      `  production: { router: { listen: 127.0.0.1:${this.routerPort} } }`,
+      `  production: { router: { listen: 127.0.0.1:${this.routerPort} }${
+        options.freeze === undefined ? "" : `, protection: { freeze: ${JSON.stringify(options.freeze)} }`
+      } }`,
       "services:",
       "  web:",
       "    route: { path: / }",

@@ -198,11 +198,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         writeFileSync(join(bad, "faults.json"), JSON.stringify({ failRate: 0.3 }));
 
         const deploy = (version: string, dir: string) =>
+          // A demo is not a release: it overrides the example's weekend freeze (the event log says so).
           client.post<{ rollout: Rollout }>("/api/v1/deploys", {
             service: "web",
             env: "production",
             version,
             artifact: dir,
+            overrideFreeze: true,
           });
 
         const first = await deploy("v1", artifact);

@@ -36,6 +36,7 @@ interface DeployOptions {
   version: string;
   artifact?: string;
   commit?: string;
+  overrideFreeze?: boolean;
   wait?: boolean;
   json?: boolean;
 }
@@ -62,6 +63,10 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
       "--commit <sha>",
       "commit the artifact was built from (default: HEAD when the working tree is clean)",
     )
+    .option(
+      "--override-freeze",
+      "deploy inside a freeze window of the environment (recorded in the event log)",
+    )
     .option("--wait", "follow the rollout: exit 0 when live, 3 when rolled back")
     .option("--json", "machine-readable result (with --wait: the final rollout)")
     .action(async (service: string, options: DeployOptions, command: Command) => {
@@ -73,6 +78,7 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
         version: options.version,
         ...(options.artifact === undefined ? {} : { artifact: resolve(ctx.cwd, options.artifact) }),
         ...(commit === undefined ? {} : { commit }),
+        ...(options.overrideFreeze === true ? { overrideFreeze: true } : {}),
       });
       if (options.wait !== true) {
         if (options.json === true) ctx.output.json(deployed);
