@@ -567,6 +567,7 @@ class Engine implements PipelineEngine {
         baseEnv: defaultBaseEnv(),
         logMaxBytes: this.#o.logMaxBytes,
         deployer: this.#o.deployer,
+        protection: await this.#protection(jobSpec.environment),
         now: this.#now,
         context: (forJob) => this.#context(spec, active.run, forJob, active.state),
         save: (events) => this.#save(active, liveStatus(active.state), events ?? []),
@@ -758,6 +759,16 @@ class Engine implements PipelineEngine {
       });
     }
     return { spec: found.spec as unknown as PipelineSpec, revision: found.revision };
+  }
+
+  async #protection(
+    env: string | undefined,
+  ): Promise<{ approvals: number; approvers: string[] | null } | undefined> {
+    if (env === undefined) return undefined;
+    const objects = await this.#o.store.config.listObjects();
+    const spec = objects.find((o) => o.kind === "environment" && o.name === env)?.spec as
+      { protection?: { approvals?: number; approvers?: string[] } } | undefined;
+    return { approvals: spec?.protection?.approvals ?? 0, approvers: spec?.protection?.approvers ?? null };
   }
 
   async #repositoryOf(run: PipelineRun): Promise<{ location: string; kind: "path" | "url" }> {

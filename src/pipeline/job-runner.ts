@@ -32,6 +32,8 @@ export interface JobRuntime {
   baseEnv: Record<string, string>;
   logMaxBytes: number | undefined;
   deployer: Deployer | undefined;
+  /** The protection rules of the job's `environment:`, the defaults of its approval steps. */
+  protection: { approvals: number; approvers: string[] | null } | undefined;
   now: () => number;
   context(job: JobState): ExpressionContext;
   save(events?: EventInput[]): Promise<void>;

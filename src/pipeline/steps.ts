@@ -272,21 +272,24 @@ async function deployArtifact(rt: StepRuntime, s: DeployStepSpec): Promise<strin
 async function runApproval(rt: StepRuntime, s: ApprovalStepSpec): Promise<StepOutcome> {
   const now = rt.now();
   const timeoutMs = s.approval.timeout === undefined ? null : parseDuration(s.approval.timeout);
-  const count = s.approval.count ?? 1;
+  const count =
+    s.approval.count ??
+    (rt.protection !== undefined && rt.protection.approvals > 0 ? rt.protection.approvals : 1);
+  const approvers = s.approval.approvers ?? rt.protection?.approvers ?? null;
   rt.job.approvals = [];
   rt.job.waiting = {
     step: rt.step.index,
     since: new Date(now).toISOString(),
     until: timeoutMs === null ? null : new Date(now + timeoutMs).toISOString(),
     count,
-    approvers: s.approval.approvers ?? null,
+    approvers,
     allowSelfApproval: s.approval.allowSelfApproval ?? false,
   };
   rt.job.status = "waiting";
   rt.step.status = "waiting";
   rt.log.system(
     `waiting for ${count} approval${count === 1 ? "" : "s"}` +
-      (s.approval.approvers === undefined ? "" : ` from ${s.approval.approvers.join(", ")}`) +
+      (approvers === null ? "" : ` from ${approvers.join(", ")}`) +
       `: slipway pipeline approve ${rt.run.id}`,
   );
   await rt.save([rt.event("pipeline.approval.requested", { job: rt.job.name, count })]);
