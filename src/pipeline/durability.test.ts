@@ -26,11 +26,11 @@ function startServer(dataDir: string): Promise<ChildProcess> {
   });
   return new Promise((resolve, reject) => {
     let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes("control plane on")) resolve(child);
     });
-    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     child.once("exit", (code) => {
       reject(new Error(`server exited ${String(code)}: ${out}`));
     });

@@ -167,7 +167,7 @@ async function runGate(rt: StepRuntime, s: GateStepSpec): Promise<StepOutcome> {
     } catch {
       return { status: "failed", summary: `coverage report ${c.file} not found` };
     }
-    const summary = parseCoverage(text, c.format ?? detectCoverageFormat(c.file, text));
+    const summary = parseCoverage(text, c.format ?? detectCoverageFormat(c.file, text), { file: c.file });
     const verdict = checkCoverage(summary, c.min);
     details.coverage = summary as unknown as JsonValue;
     rt.log.system(verdict.message);
@@ -180,7 +180,7 @@ async function runGate(rt: StepRuntime, s: GateStepSpec): Promise<StepOutcome> {
     let failed = 0;
     const all = [];
     for (const file of files) {
-      const result = parseJUnit(await readFile(inWorkspace(rt, file), "utf8"));
+      const result = parseJUnit(await readFile(inWorkspace(rt, file), "utf8"), { file });
       all.push(result);
       tests += result.tests;
       failed += result.failures + result.errors;
