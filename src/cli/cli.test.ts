@@ -70,7 +70,7 @@ describe.each(storeBackends())(
       const out = up.output();
       expect(out).toContain(client.server);
       expect(out).toContain(client.token);
-      expect(out).toMatch(/Plan: 4 to add, 0 to change, 0 to delete\./);
+      expect(out).toMatch(/Plan: 5 to add, 0 to change, 0 to delete\./);
       expect(out).toContain("Applied slipway.yaml as revision 1.");
       expect(statSync(join(dir, ".slipway", "client.json")).mode & 0o777).toBe(0o600);
     });
