@@ -125,6 +125,24 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
     expect(lines.map((l) => l.text)).toContain("after");
   }, 60_000);
 
+  it("a step printing 100 MB keeps 10 MiB of it and the run goes on", async () => {
+    world = await new PipelineWorld().start(`ci:
+  on: { manual: {} }
+  jobs:
+    noisy:
+      steps:
+        - run: head -c 100000000 /dev/zero | tr '\\0' 'a' | fold -w 100
+        - run: echo after
+`);
+    const run = await world.finish(await world.run("ci"));
+    expect(run.status).toBe("succeeded");
+    const [noisy, after] = run.jobs[0]?.steps ?? [];
+    expect(noisy?.truncated).toBe(true);
+    expect(noisy?.logBytes).toBeLessThanOrEqual(10 * 1024 * 1024);
+    expect(noisy?.logBytes).toBeGreaterThan(10 * 1024 * 1024 - 200);
+    expect(after?.status).toBe("succeeded");
+  }, 120_000);
+
   it("cancels a running run and kills its process group", async () => {
     world = await new PipelineWorld().start(`ci:
   on: { manual: {} }
