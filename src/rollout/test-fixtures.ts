@@ -51,6 +51,8 @@ export interface WorldOptions {
   run?: string;
   store?: StoreOptions;
   readiness?: string;
+  /** More top-level YAML (e.g. a `pipelines:` block). */
+  extra?: string;
   /** Freeze windows of the production environment. */
   freeze?: string[];
   /** The production router's port; default a free one. */
@@ -86,6 +88,7 @@ export class DeliveryWorld {
       "    health:",
       `      readiness: ${options.readiness ?? "{ http: /healthz, interval: 200ms, timeout: 1s, healthyAfter: 1, unhealthyAfter: 2 }"}`,
       `    rollout: ${options.rollout}`,
+      ...(options.extra === undefined ? [] : [options.extra]),
       "",
     ].join("\n");
     const plan = await this.api<{ baseRevision: number }>("POST", "/api/v1/config/plan", {
