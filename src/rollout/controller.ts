@@ -92,6 +92,8 @@ export class RolloutController {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  /** Callers of settle(), resolved when a tick that started after their call has finished. */
+  #settlers: (() => void)[] = [];
   #stopped = true;
   #events: AbortController | undefined;
   #lastAgentError = "";
@@ -117,6 +119,7 @@ export class RolloutController {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    for (const settled of this.#settlers.splice(0)) settled();
     this.#events?.abort();
     await this.#running;
     this.#preview.stopAll();
@@ -134,9 +137,12 @@ export class RolloutController {
   }
 
   /** Resolves after one full tick that started after this call (tests and `deploy` use it). */
-  async settle(): Promise<void> {
-    await this.#running;
-    await this.#tick();
+  settle(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#settlers.push(resolve);
+      this.poke();
+    });
   }
 
   agentHealth(): AgentHealth {
@@ -171,12 +177,14 @@ export class RolloutController {
   #schedule(delay: number): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      const settlers = this.#settlers.splice(0);
       this.#running = this.#tick()
         .catch((err: unknown) => {
           this.#logger.error({ err }, "rollout controller tick failed");
         })
         .finally(() => {
           this.#running = undefined;
+          for (const settled of settlers) settled();
           if (this.#stopped) return;
           const again = this.#again;
           this.#again = false;

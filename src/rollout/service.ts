@@ -251,7 +251,7 @@ export class DeliveryService {
       reason: `rollback from ${live}, requested by ${actor}`,
       createdBy: actor,
     });
-    this.controller.poke();
+    await this.controller.settle();
     return rollout;
   }
 
@@ -307,7 +307,8 @@ export class DeliveryService {
         },
       );
     }
-    this.controller.poke();
+    // Traffic has moved when the answer comes: the next tick, which applies this decision, has run.
+    await this.controller.settle();
     return written;
   }
 
