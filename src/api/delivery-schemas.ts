@@ -42,13 +42,14 @@ export const PromoteBody = z
   .strictObject({
     full: z.boolean().default(false).describe("Skip the remaining steps and promote fully now."),
   })
-  .default({ full: false });
+  // Nullish: fastify hands a POST without a body to the validator as null.
+  .nullish();
 
 export const RollbackBody = z
   .strictObject({
     to: version.optional().describe("The release to go back to; default the one the live release replaced."),
   })
-  .default({});
+  .nullish();
 
 export const ReleasesQuery = z.strictObject({ env: label.optional() });
 export const RolloutsQuery = z.strictObject({

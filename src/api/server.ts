@@ -9,6 +9,8 @@ import { registerProblemHandlers } from "./problem.js";
 import { registerConfigRoutes } from "./routes/config.js";
 import { registerDeliveryRoutes, type DeliveryApi } from "./routes/delivery.js";
 import { registerEventRoutes } from "./routes/events.js";
+import { registerHookRoutes } from "./routes/hooks.js";
+import { registerPipelineRoutes, type PipelinesApi } from "./routes/pipelines.js";
 import { registerStatusRoutes, type ServerInfo } from "./routes/status.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { MAX_SOURCE_BYTES } from "./schemas.js";
@@ -23,6 +25,8 @@ export interface ApiOptions {
   local?: LocalPrincipal;
   /** Releases and rollouts; without it those routes answer 503 (no node agent). */
   delivery?: DeliveryApi;
+  /** Pipeline runs, triggers and repositories; without it those routes answer 502 and webhooks 404. */
+  pipelines?: PipelinesApi;
   /** SSE heartbeat; tests shorten it. */
   heartbeatMs?: number;
 }
@@ -56,7 +60,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       info: {
         title: "Slipway API",
         version: options.info.version,
-        description: "Config as code, releases, rollouts and the event log of a Slipway control plane.",
+        description:
+          "Config as code, pipelines, releases, rollouts and the event log of a Slipway control plane.",
       },
       components: {
         securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "slipway token" } },
@@ -103,5 +108,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerTokenRoutes(app, options.store);
   registerEventRoutes(app, options.store, streams);
   registerDeliveryRoutes(app, options.store, options.delivery);
+  registerPipelineRoutes(app, options.store, options.pipelines, { heartbeatMs: options.heartbeatMs });
+  registerHookRoutes(app, options.store, options.pipelines);
   return app;
 }

@@ -12,8 +12,10 @@ import { registerDemo } from "./commands/demo.js";
 import { registerEvents } from "./commands/events.js";
 import { registerInit } from "./commands/init.js";
 import { registerLogs } from "./commands/logs.js";
+import { registerPipeline } from "./commands/pipeline.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerReleases } from "./commands/releases.js";
+import { registerRepo } from "./commands/repo.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRollout } from "./commands/rollout.js";
 import { registerServer } from "./commands/server.js";
@@ -54,6 +56,8 @@ export function createProgram(ctx: CliContext): Command {
     registerRollback,
     registerReleases,
     registerLogs,
+    registerPipeline,
+    registerRepo,
   ]) {
     register(program, ctx);
   }
@@ -97,7 +101,18 @@ export function reportError(ctx: CliContext, err: unknown): void {
   process.exitCode = 1;
 }
 
+/** `slipway … | head`: the reader went away; stop quietly (exit handlers still clean up) instead of crashing. */
+function exitQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+      throw err;
+    });
+  }
+}
+
 async function main(): Promise<void> {
+  exitQuietlyOnClosedPipe();
   const ctx = createContext();
   try {
     await createProgram(ctx).parseAsync(process.argv);

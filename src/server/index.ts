@@ -13,6 +13,7 @@ import { DeliveryService } from "../rollout/service.js";
 import { createDeployer } from "../rollout/deployer.js";
 import { createPipelineEngine } from "../pipeline/engine.js";
 import type { PipelineEngine } from "../pipeline/engine-types.js";
+import { createTriggers, type Triggers } from "../pipeline/triggers.js";
 import { SlipwayError } from "../util/errors.js";
 import { formatUrl, type ServerSettings } from "./settings.js";
 
@@ -39,6 +40,8 @@ export interface RunningServer {
   app: FastifyInstance;
   controller: RolloutController;
   pipelines: PipelineEngine;
+  /** Push hooks, schedules and polling that start pipeline runs. */
+  triggers: Triggers;
   /** Stop accepting, finish requests in flight, end event streams, close the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -88,8 +91,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       dataDir: settings.dataDir,
       deployer: createDeployer(store, service),
     });
+    const triggers = createTriggers({ store, engine: pipelines, logger });
     app = await buildApi({
       delivery: { service, controller },
+      pipelines: { engine: pipelines, triggers },
       store,
       logger,
       local: { secret: localToken, actor: `local:${localUser()}` },
@@ -103,6 +108,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const running = app;
     controller.start();
     await pipelines.start();
+    // Local git hooks call back on this URL: a wildcard listen address is reached on loopback.
+    await triggers.start({ serverUrl: hookBaseUrl(settings.listen.host, port) });
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -113,9 +120,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       app: running,
       controller,
       pipelines,
+      triggers,
       stop: () =>
-        (stopping ??= pipelines
+        (stopping ??= triggers
           .stop()
+          .then(() => pipelines.stop())
           .then(() => controller.stop())
           .then(() => closeAll(running, store, logger))),
     };
@@ -136,6 +145,11 @@ function openLogger(settings: Readonly<ServerSettings>, pretty: boolean): Logger
       cause: err,
     });
   }
+}
+
+function hookBaseUrl(host: string, port: number): string {
+  const loopback = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
+  return formatUrl({ host: loopback, port });
 }
 
 function localUser(): string {

@@ -153,9 +153,7 @@ export function registerDeliveryRoutes(
       async (request) => {
         const principal = requireRole(request, "operator");
         const { service, env } = request.params as z.output<typeof D.SlotParams>;
-        const full =
-          command === "promote" &&
-          (request.body as z.output<typeof D.PromoteBody> | undefined)?.full === true;
+        const full = command === "promote" && (request.body as z.output<typeof D.PromoteBody>)?.full === true;
         return need().service.command(service, env, command, principal.actor, full);
       },
     );
@@ -175,8 +173,8 @@ export function registerDeliveryRoutes(
     async (request) => {
       const principal = requireRole(request, "operator");
       const { service, env } = request.params as z.output<typeof D.SlotParams>;
-      const body = (request.body ?? {}) as z.output<typeof D.RollbackBody>;
-      return need().service.rollback(service, env, body.to, principal.actor);
+      const body = request.body as z.output<typeof D.RollbackBody>;
+      return need().service.rollback(service, env, body?.to ?? undefined, principal.actor);
     },
   );
 
