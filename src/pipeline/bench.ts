@@ -6,7 +6,7 @@
  *
  * Run by `bench/pipeline.mjs` after a build (`npm run bench:pipeline`).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ export interface PipelineBenchResult {
   perStepMs: number;
   /** From the run's creation to its first step starting, median. */
   firstStepMs: number;
+  /** From `git commit` starting (the installed post-commit hook) to the run's first step starting, each round. */
+  commitToFirstStepMs: number[];
 }
 
 function median(values: number[]): number {
@@ -131,10 +133,108 @@ export async function runPipelineBenchmark(
       pipelineMs,
       perStepMs: (median(pipelineMs) - median(scriptMs)) / steps,
       firstStepMs: median(firstStep),
+      commitToFirstStepMs: await measureCommitToFirstStep(root, Math.min(rounds, 5)),
     };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A real control plane (in this process) watching a real repository through the hook `repo add`
+ * installs: `git commit` → post-commit hook → `POST /hooks/local/<repo>` → a run → its first step.
+ */
+async function measureCommitToFirstStep(root: string, rounds: number): Promise<number[]> {
+  const { startServer } = await import("../server/index.js");
+  const repo = join(root, "hooked");
+  mkdirSync(repo);
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=bench", "-c", "user.email=bench@example.com", ...args], {
+      cwd: repo,
+    });
+  git("init", "-q", "-b", "main");
+  writeFileSync(join(repo, "README.md"), "bench\n");
+  git("add", "-A");
+  git("commit", "-q", "-m", "initial");
+  const server = await startServer({
+    settings: {
+      listen: { host: "127.0.0.1", port: 0 },
+      dataDir: join(root, "server"),
+      databaseUrl: undefined,
+      logLevel: "silent",
+    },
+    logger: createSilentLogger(),
+  });
+  const out: number[] = [];
+  try {
+    const source = [
+      "project: bench",
+      "environments: {}",
+      "services: {}",
+      "pipelines:",
+      "  onpush:",
+      "    on: { push: { branches: [main] } }",
+      "    jobs:",
+      '      one: { steps: [{ run: "true" }] }',
+      "",
+    ].join("\n");
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.localToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const planned = await call("/api/v1/config/plan", { source, file: "slipway.yaml" });
+    await call("/api/v1/config/apply", { source, file: "slipway.yaml", baseRevision: planned.baseRevision });
+    await call("/api/v1/repositories", { name: "hooked", location: repo });
+    for (let round = 0; round < rounds; round += 1) {
+      const before = (await server.store.pipelines.listRuns({ limit: 1 }))[0]?.id ?? 0;
+      const t0 = Date.now();
+      // Asynchronously: the control plane the hook calls runs in this process.
+      const committing = new Promise<void>((resolve, reject) => {
+        execFile(
+          "git",
+          [
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            `round ${round}`,
+          ],
+          { cwd: repo },
+          (err) => {
+            if (err) reject(err);
+            else resolve();
+          },
+        );
+      });
+      for (let i = 0; i < 200; i += 1) {
+        const run = (await server.store.pipelines.listRuns({ limit: 1 }))[0];
+        const started =
+          run === undefined || run.id === before
+            ? undefined
+            : (run.state as unknown as RunState).jobs[0]?.steps[0]?.startedAt;
+        if (started !== undefined) {
+          out.push(Date.parse(started) - t0);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await committing;
+      const last = (await server.store.pipelines.listRuns({ limit: 1 }))[0];
+      if (last !== undefined) await server.pipelines.waitForRun(last.id);
+    }
+  } finally {
+    await server.stop();
+  }
+  return out;
 }
 
 export function formatPipelineBenchmark(r: PipelineBenchResult): string {
@@ -146,5 +246,7 @@ export function formatPipelineBenchmark(r: PipelineBenchResult): string {
     `  ratio pipeline / script ${(median(r.pipelineMs) / Math.max(0.001, median(r.scriptMs))).toFixed(1)}x`,
     `  per-step overhead       ${ms(r.perStepMs)}   (target ≤ 50 ms) ${r.perStepMs <= 50 ? "✓" : "✗"}`,
     `  run created → first step started (checkout included): ${ms(r.firstStepMs)}`,
+    `  git commit → first step started (post-commit hook): median ${ms(median(r.commitToFirstStepMs))} ` +
+      `(${r.commitToFirstStepMs.map((n) => n.toFixed(0)).join(", ")}) (target < 1 s) ${median(r.commitToFirstStepMs) < 1000 ? "✓" : "✗"}`,
   ].join("\n");
 }
