@@ -210,7 +210,7 @@ async function measureCommitToFirstStep(root: string, rounds: number): Promise<n
           ],
           { cwd: repo },
           (err) => {
-            if (err) reject(err);
+            if (err) reject(new Error(`git commit failed: ${err.message}`));
             else resolve();
           },
         );
