@@ -185,10 +185,11 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
   jobs:
     build:
       outputs: [n]
-      steps: [ { run: 'echo "n=$SLIPWAY_RUN_NUMBER" >> "$SLIPWAY_OUTPUT"' } ]
+      artifacts: [out/]
+      steps: [ { run: 'echo "n=$SLIPWAY_RUN_NUMBER" >> "$SLIPWAY_OUTPUT"; mkdir -p out; echo "built by $SLIPWAY_RUN_NUMBER" > out/x' } ]
     flaky:
       needs: [build]
-      steps: [ { run: 'test -f ok' } ]
+      steps: [ { run: 'cat out/x && test -f ok' } ]
 `);
     const first = await world.finish(await world.run("ci"));
     expect(first.status).toBe("failed");
@@ -197,5 +198,8 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
     // The rerun checks out the same commit, so it still fails; but build was kept, not run again.
     expect(again.jobs.find((j) => j.name === "build")?.carriedFrom).toBe(first.id);
     expect(again.jobs.find((j) => j.name === "build")?.outputs).toEqual({ n: "1" });
+    // The kept job's artifact is back in the new run's workspace for the job that needs it.
+    const lines = await world.engine.logs(again.id, { job: "flaky" });
+    expect(lines.map((l) => l.text)).toContain("built by 1");
   }, 60_000);
 });

@@ -28,6 +28,7 @@ import { evaluateCondition, interpolateText, type ExpressionContext } from "./ex
 import type { PipelineEngine, RunLogLine, RunLogQuery, StartRunInput } from "./engine-types.js";
 import { parseLogLine, StepLog, type LogLine } from "./exec/step-log.js";
 import { checkout, removeCheckout } from "./workspace.js";
+import { restoreArtifact } from "./artifacts.js";
 import { runJob, type JobRuntime } from "./job-runner.js";
 import type { Deployer } from "./steps.js";
 import { stepKind, stepName, type PipelineSpec } from "./spec.js";
@@ -445,6 +446,18 @@ class Engine implements PipelineEngine {
       return this.#failRun(active, `checkout failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     active.state.workspace = workspace;
+    // A rerun keeps the jobs that passed; their saved files go back where later jobs expect them.
+    for (const job of active.state.jobs) {
+      if (job.carriedFrom === undefined) continue;
+      for (const artifact of job.artifacts) {
+        await restoreArtifact(artifact, workspace).catch((err: unknown) => {
+          this.#o.logger.warn(
+            { err, run: run.id, artifact: artifact.name },
+            "could not restore a kept artifact",
+          );
+        });
+      }
+    }
 
     try {
       await this.#runJobs(active, spec, workspace, runDir, secrets, masker.mask);

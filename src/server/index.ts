@@ -90,6 +90,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger,
       dataDir: settings.dataDir,
       deployer: createDeployer(store, service),
+      ...(settings.pipelineParallelism === undefined ? {} : { parallelism: settings.pipelineParallelism }),
     });
     const triggers = createTriggers({ store, engine: pipelines, logger });
     app = await buildApi({

@@ -12,6 +12,8 @@ export interface ServerSettings {
   dataDir: string;
   databaseUrl: string | undefined;
   logLevel: string;
+  /** Pipeline jobs running at once (env SLIPWAY_PIPELINE_PARALLELISM, default 2). */
+  pipelineParallelism?: number;
 }
 
 export interface ServerFlags {
@@ -48,7 +50,20 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
     dataDir: resolve(flags.dataDir ?? env.SLIPWAY_DATA_DIR ?? DEFAULT_DATA_DIR),
     databaseUrl: databaseUrl === "" ? undefined : databaseUrl,
     logLevel,
+    pipelineParallelism: parallelism(env.SLIPWAY_PIPELINE_PARALLELISM),
   });
+}
+
+function parallelism(text: string | undefined): number {
+  if (text === undefined || text === "") return 2;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new SlipwayError(
+      "invalid_request",
+      `SLIPWAY_PIPELINE_PARALLELISM must be a whole number from 1 to 64; found "${text}"`,
+    );
+  }
+  return n;
 }
 
 /** `127.0.0.1:7070`, `localhost:0`, `[::1]:7070`. A bare port is refused: the host is a security choice. */
