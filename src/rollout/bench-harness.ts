@@ -72,6 +72,15 @@ export interface Behaviour {
   crash?: boolean;
   unhealthy?: boolean;
   hang?: boolean;
+  /** The app ignores SIGTERM (so only the stop timeout's SIGKILL ends it). */
+  ignoreTerm?: boolean;
+}
+
+/** The test app's source for a behaviour (its other switches are read from behaviour.json at start). */
+export function testAppSource(behaviour: Behaviour): string {
+  return behaviour.ignoreTerm === true
+    ? APP.replace('process.on("SIGTERM", () => {', 'process.on("SIGTERM", () => { return;')
+    : APP;
 }
 
 export interface ProcessWorldConfig {
@@ -376,7 +385,7 @@ export class ProcessWorld {
   artifact(version: string, behaviour: Behaviour = {}): string {
     const dir = join(this.root, "artifacts", version);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "app.mjs"), APP);
+    writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
     writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
     return dir;
   }

@@ -14,34 +14,10 @@ import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import type { Rollout, StoreOptions } from "../store/index.js";
 import { findFreePort } from "../util/ports.js";
+import { testAppSource, type Behaviour } from "./bench-harness.js";
 
-/** The service every test deploys: behaviour per version from behaviour.json in its artifact. */
-const APP = `
-import { createServer } from "node:http";
-import { readFileSync } from "node:fs";
-const b = JSON.parse(readFileSync("behaviour.json", "utf8"));
-if (b.crash) { console.error("boom: this release cannot start"); process.exit(1); }
-const server = createServer((req, res) => {
-  if (req.url === "/healthz") { res.statusCode = b.unhealthy ? 500 : 200; res.end("ok"); return; }
-  const answer = () => {
-    if (Math.random() < (b.failRate ?? 0)) { res.statusCode = 500; res.end("fail"); return; }
-    res.end(process.env.SLIPWAY_RELEASE);
-  };
-  if (b.hang) return;
-  if (b.delayMs) setTimeout(answer, b.delayMs); else answer();
-});
-server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT));
-process.on("SIGTERM", () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
-`;
-
-export interface Behaviour {
-  failRate?: number;
-  delayMs?: number;
-  crash?: boolean;
-  unhealthy?: boolean;
-  hang?: boolean;
-  ignoreTerm?: boolean;
-}
+/** The service every test deploys (behaviour per version from behaviour.json in its artifact). */
+export type { Behaviour };
 
 export interface WorldOptions {
   /** The `rollout:` block of the service, as YAML flow text. */
@@ -125,10 +101,7 @@ export class DeliveryWorld {
   artifact(version: string, behaviour: Behaviour = {}): string {
     const dir = join(this.root, "artifacts", version);
     mkdirSync(dir, { recursive: true });
-    const app = behaviour.ignoreTerm
-      ? APP.replace('process.on("SIGTERM", () => {', 'process.on("SIGTERM", () => { return;')
-      : APP;
-    writeFileSync(join(dir, "app.mjs"), app);
+    writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
     writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
     return dir;
   }
