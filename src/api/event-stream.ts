@@ -48,17 +48,10 @@ export class EventStreams {
     });
 
     reply.hijack();
-    raw.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    raw.write(`retry: 2000\n: connected\n\n`);
+    const stopHeartbeat = openEventStream(raw, this.heartbeatMs, (text) => raw.write(text));
     this.open.add(raw);
-    const heartbeat = setInterval(() => raw.write(": ping\n\n"), this.heartbeatMs);
     const close = (): void => {
-      clearInterval(heartbeat);
+      stopHeartbeat();
       unsubscribe();
       this.open.delete(raw);
     };
@@ -89,4 +82,29 @@ export class EventStreams {
     for (const raw of this.open) raw.end(() => raw.socket?.destroy());
     this.open.clear();
   }
+}
+
+/**
+ * Starts a Server-Sent Events response on a hijacked reply: the headers (no caching, no proxy
+ * buffering), a reconnect delay of 2 s, and a comment every `heartbeatMs` so idle proxies and clients
+ * keep the stream open. Returns the function that stops the heartbeat.
+ */
+export function openEventStream(
+  raw: ServerResponse,
+  heartbeatMs: number,
+  write: (text: string) => void,
+): () => void {
+  raw.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  raw.write(`retry: 2000\n: connected\n\n`);
+  const heartbeat = setInterval(() => {
+    write(": ping\n\n");
+  }, heartbeatMs);
+  return () => {
+    clearInterval(heartbeat);
+  };
 }

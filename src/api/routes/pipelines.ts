@@ -8,6 +8,7 @@ import type { RunState } from "../../pipeline/types.js";
 import type { PipelineRun, Store, WatchedRepository } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import { requireRole } from "../auth.js";
+import { openEventStream } from "../event-stream.js";
 import * as P from "../pipeline-schemas.js";
 import * as S from "../schemas.js";
 
@@ -395,21 +396,12 @@ async function streamLogs(
   });
 
   reply.hijack();
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
-  raw.write(`retry: 2000\n: connected\n\n`);
+  const stopHeartbeat = openEventStream(raw, heartbeatMs, write);
   streams.add(raw);
-  const heartbeat = setInterval(() => {
-    write(": ping\n\n");
-  }, heartbeatMs);
   const abort = new AbortController();
   const close = (): void => {
     closed = true;
-    clearInterval(heartbeat);
+    stopHeartbeat();
     unsubscribe();
     streams.delete(raw);
     abort.abort();
