@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
-import { initialState } from "../pipeline/engine.js";
+import { initialState } from "../pipeline/run-state.js";
 import type { RunLogLine } from "../pipeline/engine-types.js";
 import type { PipelineSpec } from "../pipeline/spec.js";
 import type { RunState } from "../pipeline/types.js";

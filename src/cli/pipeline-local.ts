@@ -29,7 +29,8 @@ import {
   type PipelineConfig,
 } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
-import { createPipelineEngine, personOf } from "../pipeline/engine.js";
+import { createPipelineEngine } from "../pipeline/engine.js";
+import { personOf } from "../pipeline/run-state.js";
 import type { PipelineEngine } from "../pipeline/engine-types.js";
 import { refFields, validateInputs } from "../pipeline/triggers.js";
 import type { JobState } from "../pipeline/types.js";

@@ -11,7 +11,7 @@
  * left are killed (their pgids are in the state); `resume` queues the same run again, and only the
  * interrupted and unfinished jobs run. Queued runs just wait for the scheduler, as before.
  */
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { defaultBaseEnv, isGroupAlive, terminateGroup } from "../runtime/index.js";
@@ -26,12 +26,22 @@ import type {
 import { SlipwayError } from "../util/errors.js";
 import { evaluateCondition, interpolateText, type ExpressionContext } from "./expressions.js";
 import type { PipelineEngine, RunLogLine, RunLogQuery, StartRunInput } from "./engine-types.js";
-import { parseLogLine, StepLog, type LogLine } from "./exec/step-log.js";
+import { readStepLog, StepLog, type LogLine } from "./exec/step-log.js";
 import { checkout, removeCheckout } from "./workspace.js";
 import { restoreArtifact } from "./artifacts.js";
 import { runJob, type JobRuntime } from "./job-runner.js";
 import type { Deployer } from "./steps.js";
-import { stepKind, stepName, type PipelineSpec } from "./spec.js";
+import type { PipelineSpec } from "./spec.js";
+import {
+  CancelledBy,
+  finalStatus,
+  initialState,
+  liveStatus,
+  personOf,
+  resetJob,
+  resolveSecrets,
+  runEvent,
+} from "./run-state.js";
 import { FINAL_WORK, type JobState, type RunState } from "./types.js";
 import { createMasker } from "./mask/index.js";
 
@@ -414,13 +424,7 @@ class Engine implements PipelineEngine {
     const runDir = join(this.#o.dataDir, "pipelines", "runs", String(run.id));
     await this.#save(active, "running", [runEvent(run, "pipeline.run.started", {})], true);
 
-    const secrets: Record<string, string> = {};
-    const missing: string[] = [];
-    for (const name of spec.secrets ?? []) {
-      const value = this.#o.secret?.(name) ?? process.env[name];
-      if (value === undefined) missing.push(name);
-      else secrets[name] = value;
-    }
+    const { secrets, missing } = resolveSecrets(spec, (name) => this.#o.secret?.(name) ?? process.env[name]);
     if (missing.length > 0) {
       return this.#failRun(
         active,
@@ -429,24 +433,47 @@ class Engine implements PipelineEngine {
     }
     const masker = createMasker(Object.values(secrets));
 
-    let workspace: string;
-    let repo: { location: string; kind: "path" | "url" } | undefined;
+    let prepared: { workspace: string; repo: { location: string; kind: "path" | "url" } | undefined };
     try {
-      if (this.#o.localWorkspace !== undefined) {
-        workspace = this.#o.localWorkspace;
-      } else {
-        repo = await this.#repositoryOf(run);
-        const dir = join(runDir, "workspace");
-        const co = await checkout(repo.location, repo.kind, run.trigger.sha, dir);
-        workspace = co.dir;
-        if (run.trigger.sha === null)
-          active.run = { ...active.run, trigger: { ...active.run.trigger, sha: co.sha } };
-      }
+      prepared = await this.#prepareWorkspace(active, runDir);
     } catch (err) {
       return this.#failRun(active, `checkout failed: ${err instanceof Error ? err.message : String(err)}`);
     }
+    const { workspace, repo } = prepared;
+    try {
+      await this.#runJobs(active, spec, workspace, runDir, secrets, masker.mask);
+    } finally {
+      if (repo !== undefined)
+        await removeCheckout(repo.location, repo.kind, workspace).catch(() => undefined);
+    }
+    const status = finalStatus(active.state, active.abort.signal);
+    const failedJobs = active.state.jobs.filter((j) => j.status === "failed").map((j) => j.name);
+    await this.#save(active, status, [
+      runEvent(active.run, `pipeline.run.${status}`, { failedJobs: failedJobs.join(",") || null }),
+    ]);
+  }
+
+  /**
+   * The run's checkout (or the local working tree), with the artifacts of jobs a rerun kept put back
+   * where later jobs expect them.
+   */
+  async #prepareWorkspace(
+    active: Active,
+    runDir: string,
+  ): Promise<{ workspace: string; repo: { location: string; kind: "path" | "url" } | undefined }> {
+    const { run } = active;
+    let workspace: string;
+    let repo: { location: string; kind: "path" | "url" } | undefined;
+    if (this.#o.localWorkspace !== undefined) {
+      workspace = this.#o.localWorkspace;
+    } else {
+      repo = await this.#repositoryOf(run);
+      const co = await checkout(repo.location, repo.kind, run.trigger.sha, join(runDir, "workspace"));
+      workspace = co.dir;
+      if (run.trigger.sha === null)
+        active.run = { ...active.run, trigger: { ...active.run.trigger, sha: co.sha } };
+    }
     active.state.workspace = workspace;
-    // A rerun keeps the jobs that passed; their saved files go back where later jobs expect them.
     for (const job of active.state.jobs) {
       if (job.carriedFrom === undefined) continue;
       for (const artifact of job.artifacts) {
@@ -458,31 +485,7 @@ class Engine implements PipelineEngine {
         });
       }
     }
-
-    try {
-      await this.#runJobs(active, spec, workspace, runDir, secrets, masker.mask);
-    } finally {
-      if (repo !== undefined)
-        await removeCheckout(repo.location, repo.kind, workspace).catch(() => undefined);
-    }
-    const jobs = active.state.jobs;
-    const reason = active.abort.signal.reason as unknown;
-    const status: PipelineRunStatus = active.abort.signal.aborted
-      ? reason instanceof CancelledBy
-        ? "cancelled"
-        : "interrupted"
-      : jobs.some((j) => j.status === "failed")
-        ? "failed"
-        : "succeeded";
-    await this.#save(active, status, [
-      runEvent(active.run, `pipeline.run.${status}`, {
-        failedJobs:
-          jobs
-            .filter((j) => j.status === "failed")
-            .map((j) => j.name)
-            .join(",") || null,
-      }),
-    ]);
+    return { workspace, repo };
   }
 
   async #runJobs(
@@ -664,22 +667,7 @@ class Engine implements PipelineEngine {
       job,
       `${step}-${attempt}.log`,
     );
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch {
-      return [];
-    }
-    const out: RunLogLine[] = [];
-    let seq = 0;
-    for (const raw of text.split("\n")) {
-      if (raw === "") continue;
-      const line = parseLogLine(raw);
-      if (line === undefined) continue;
-      seq += 1;
-      out.push({ ...line, job, step, attempt, seq });
-    }
-    return out;
+    return (await readStepLog(path)).map((line, i) => ({ ...line, job, step, attempt, seq: i + 1 }));
   }
 
   async #failRun(active: Active, error: string): Promise<void> {
@@ -819,91 +807,4 @@ class Engine implements PipelineEngine {
       run: { id: run.id, number: run.number },
     };
   }
-}
-
-class CancelledBy extends Error {
-  constructor(readonly actor: string) {
-    super(`cancelled by ${actor}`);
-  }
-}
-
-/** Jobs in dependency order (a job after everything it needs), ties by name: the order people read. */
-function topological(jobs: PipelineSpec["jobs"]): [string, PipelineSpec["jobs"][string]][] {
-  const out: [string, PipelineSpec["jobs"][string]][] = [];
-  const placed = new Set<string>();
-  const remaining = Object.entries(jobs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  while (remaining.length > 0) {
-    const index = remaining.findIndex(([, job]) => (job.needs ?? []).every((n) => placed.has(n)));
-    // A cycle is refused when the config is validated; keep going rather than loop forever.
-    const [entry] = remaining.splice(index < 0 ? 0 : index, 1);
-    if (entry === undefined) break;
-    placed.add(entry[0]);
-    out.push(entry);
-  }
-  return out;
-}
-
-export function initialState(spec: PipelineSpec): RunState {
-  return {
-    v: 1,
-    jobs: topological(spec.jobs).map(([name, job]) => ({
-      name,
-      needs: job.needs ?? [],
-      status: "pending",
-      attempt: 0,
-      outputs: {},
-      artifacts: [],
-      steps: job.steps.map((step, index) => ({
-        index,
-        name: stepName(step, index),
-        kind: stepKind(step),
-        status: "pending",
-        attempt: 0,
-        ...(step.continueOnError === true ? { continueOnError: true } : {}),
-      })),
-    })),
-  };
-}
-
-function resetJob(job: JobState): void {
-  job.status = "pending";
-  job.attempt = 0;
-  job.outputs = {};
-  job.artifacts = [];
-  delete job.reason;
-  delete job.tail;
-  delete job.startedAt;
-  delete job.finishedAt;
-  delete job.waiting;
-  delete job.approvals;
-  job.steps = job.steps.map((step) => ({
-    index: step.index,
-    name: step.name,
-    kind: step.kind,
-    status: "pending",
-    attempt: 0,
-    ...(step.continueOnError === true ? { continueOnError: true } : {}),
-  }));
-}
-
-/** `waiting` when nothing runs and a job waits for an approval. */
-function liveStatus(state: RunState): "running" | "waiting" {
-  const waiting = state.jobs.some((j) => j.status === "waiting");
-  return waiting && !state.jobs.some((j) => j.status === "running") ? "waiting" : "running";
-}
-
-/** `token:alice` → `alice`; the name approvers are listed by. */
-export function personOf(actor: string): string {
-  const colon = actor.indexOf(":");
-  return colon < 0 ? actor : actor.slice(colon + 1);
-}
-
-function runEvent(run: PipelineRun, type: string, payload: Record<string, string | number | boolean | null>) {
-  return {
-    type,
-    actor: "system:pipeline",
-    objectKind: "pipeline",
-    objectName: run.pipeline,
-    payload: { run: run.id, number: run.number, ...payload },
-  };
 }

@@ -83,6 +83,15 @@ export function testAppSource(behaviour: Behaviour): string {
     : APP;
 }
 
+/** `<root>/artifacts/<version>/`: the test app and its behaviour, ready to deploy. */
+export function writeTestArtifact(root: string, version: string, behaviour: Behaviour): string {
+  const dir = join(root, "artifacts", version);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
+  writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
+  return dir;
+}
+
 export interface ProcessWorldConfig {
   /**
    * The service's `rollout:` block: YAML flow text (`{ strategy: canary, … }`) on one line, or block
@@ -383,11 +392,7 @@ export class ProcessWorld {
 
   /** Writes an artifact directory for a version and returns its path. */
   artifact(version: string, behaviour: Behaviour = {}): string {
-    const dir = join(this.root, "artifacts", version);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
-    writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
-    return dir;
+    return writeTestArtifact(this.root, version, behaviour);
   }
 
   async deploy(version: string, behaviour: Behaviour = {}): Promise<Rollout> {

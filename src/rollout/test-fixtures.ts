@@ -4,7 +4,7 @@
  * chosen backend, a config applied through the API, artifacts written per version, and a load
  * generator that counts what clients saw. (Excluded from the build like the other fixtures.)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,7 +14,7 @@ import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import type { Rollout, StoreOptions } from "../store/index.js";
 import { findFreePort } from "../util/ports.js";
-import { testAppSource, type Behaviour } from "./bench-harness.js";
+import { writeTestArtifact, type Behaviour } from "./bench-harness.js";
 
 /** The service every test deploys (behaviour per version from behaviour.json in its artifact). */
 export type { Behaviour };
@@ -99,11 +99,7 @@ export class DeliveryWorld {
 
   /** Writes an artifact directory for a version and returns its path. */
   artifact(version: string, behaviour: Behaviour = {}): string {
-    const dir = join(this.root, "artifacts", version);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
-    writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
-    return dir;
+    return writeTestArtifact(this.root, version, behaviour);
   }
 
   async deploy(version: string, behaviour: Behaviour = {}): Promise<Rollout> {

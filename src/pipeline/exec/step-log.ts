@@ -5,6 +5,7 @@
  * closing line says how many were dropped. The run goes on.
  */
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { OutputLine } from "./step-process.js";
 
@@ -104,4 +105,18 @@ export function parseLogLine(text: string): LogLine | undefined {
   const stream = text.slice(first + 1, second);
   if (stream !== "out" && stream !== "err" && stream !== "system") return undefined;
   return { at: text.slice(0, first), stream, text: text.slice(second + 1) };
+}
+
+/** A stored step log's lines, in order; none when the step wrote no log (yet). */
+export async function readStepLog(path: string): Promise<LogLine[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .map(parseLogLine)
+    .filter((line): line is LogLine => line !== undefined);
 }
