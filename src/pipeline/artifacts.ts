@@ -64,8 +64,12 @@ export async function saveArtifact(
     await copyPaths(workspace, paths, temp, true);
     const digest = await digestDirectory(temp);
     const dir = join(root, digest.hash.slice("sha256:".length));
-    if (await exists(dir)) await rm(temp, { recursive: true, force: true });
-    else await rename(temp, dir);
+    // Jobs running at once may save the same content: whoever renames first wins, the rest find it.
+    if (!(await exists(dir))) {
+      await rename(temp, dir).catch(async (err: unknown) => {
+        if (!(await exists(dir))) throw err;
+      });
+    }
     return { name, hash: digest.hash, dir, files: digest.files, bytes: digest.bytes, paths };
   } finally {
     await rm(temp, { recursive: true, force: true });

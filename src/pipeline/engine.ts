@@ -43,7 +43,7 @@ import {
   runEvent,
 } from "./run-state.js";
 import { FINAL_WORK, type JobState, type RunState } from "./types.js";
-import { createMasker } from "./mask/index.js";
+import { createMasker, maskEvents, maskRunState } from "./mask/index.js";
 
 const DEFAULT_PARALLELISM = 2;
 const APPROVAL_TICK_MS = 1_000;
@@ -73,6 +73,8 @@ interface Active {
   writing: Promise<unknown>;
   /** Wakes a waiting approval step. */
   approvalWaiters: Map<string, () => void>;
+  /** The run's secrets masker, once they are resolved; applied to everything the run stores. */
+  mask: (text: string) => string;
   done: Promise<void>;
 }
 
@@ -375,6 +377,7 @@ class Engine implements PipelineEngine {
       abort,
       writing: Promise.resolve(),
       approvalWaiters: new Map(),
+      mask: (text) => text,
       done: Promise.resolve(),
     };
     this.#active.set(run.id, active);
@@ -432,6 +435,7 @@ class Engine implements PipelineEngine {
       );
     }
     const masker = createMasker(Object.values(secrets));
+    active.mask = masker.mask;
 
     let prepared: { workspace: string; repo: { location: string; kind: "path" | "url" } | undefined };
     try {
@@ -445,6 +449,8 @@ class Engine implements PipelineEngine {
     } finally {
       if (repo !== undefined)
         await removeCheckout(repo.location, repo.kind, workspace).catch(() => undefined);
+      // Outputs are read and removed after each step; a step cut short may have left its file.
+      await rm(join(runDir, "outputs"), { recursive: true, force: true }).catch(() => undefined);
     }
     const status = finalStatus(active.state, active.abort.signal);
     const failedJobs = active.state.jobs.filter((j) => j.status === "failed").map((j) => j.name);
@@ -681,7 +687,11 @@ class Engine implements PipelineEngine {
     await this.#save(active, "failed", [runEvent(active.run, "pipeline.run.failed", { error })]);
   }
 
-  /** Writes the run's state; the engine is the only writer of an active run, so a conflict is a bug. */
+  /**
+   * Writes the run's state; the engine is the only writer of an active run, so a conflict is a bug.
+   * The one way a running run reaches the store: the state and the events are masked here, at the
+   * moment they are written (not when the write was asked for: the state may have changed since).
+   */
   #save(
     active: Active,
     status: PipelineRunStatus,
@@ -689,13 +699,14 @@ class Engine implements PipelineEngine {
     markStarted = false,
   ): Promise<void> {
     const write = active.writing.then(async () => {
+      maskRunState(active.state, active.mask);
       active.run = await this.#o.store.pipelines.updateRun({
         id: active.run.id,
         expectedRevision: active.run.revision,
         status,
         state: active.state as unknown as JsonValue,
         markStarted,
-        events,
+        events: maskEvents(events, active.mask),
       });
     });
     active.writing = write.catch((err: unknown) => {
@@ -734,6 +745,9 @@ class Engine implements PipelineEngine {
       if (state.workspace !== undefined && this.#o.localWorkspace === undefined) {
         await rm(state.workspace, { recursive: true, force: true }).catch(() => undefined);
       }
+      // A step cut short by the stop may have left its outputs file, with values in clear.
+      const outputs = join(this.#o.dataDir, "pipelines", "runs", String(run.id), "outputs");
+      await rm(outputs, { recursive: true, force: true }).catch(() => undefined);
       await this.#o.store.pipelines.updateRun({
         id: run.id,
         expectedRevision: run.revision,

@@ -90,6 +90,7 @@ export async function runJob(rt: JobRuntime): Promise<void> {
         delete step.exitCode;
       }
       job.outputs = {};
+      delete job.skippedOutputs;
       await rt.save([rt.event("pipeline.job.retried", { job: job.name, attempt })]);
       await sleepUnlessAborted(backoffMs(jobSpec.retry, attempt), rt.signal);
     }
@@ -215,9 +216,9 @@ async function runWithRetry(
     } else if (isAborted(jobSignal) && outcome.status !== "succeeded") {
       outcome = { status: "stopped", summary: rt.signal.aborted ? "cancelled" : "the job timed out" };
     }
+    const skipped = await collectOutputs(rt, outputFile, log);
     log.system(`${outcome.status}: ${outcome.summary}`);
     await log.close();
-    await collectOutputs(rt, outputFile);
     delete step.pgid;
     step.finishedAt = iso(rt.now());
     step.summary = outcome.summary;
@@ -234,7 +235,11 @@ async function runWithRetry(
           ? "failed"
           : outcome.status;
     last = { ...outcome, tail: log.tail(10) };
-    await rt.save();
+    await rt.save(
+      skipped.map((output) =>
+        rt.event("pipeline.output.skipped", { job: rt.job.name, step: step.index, output }),
+      ),
+    );
     if (outcome.status !== "failed") return last;
   }
   return last;
@@ -249,23 +254,44 @@ function timedOut(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-/** `key=value` lines from `$SLIPWAY_OUTPUT`; a job with `outputs:` keeps only those keys. */
-async function collectOutputs(rt: JobRuntime, file: string): Promise<void> {
+/**
+ * `key=value` lines from `$SLIPWAY_OUTPUT`; a job with `outputs:` keeps only those keys. A line holding
+ * a secret in any form the masker knows is refused, as GitHub Actions does ("Skip output 'key' since it
+ * may contain secret"): a masked value would be useless to the jobs that read it, and a clear one would
+ * reach their commands, the store and the API. The refusal is logged, kept on the job (with the name
+ * masked, should the name hold the secret) and returned for the event log. The file is removed: it
+ * held the values in clear.
+ */
+async function collectOutputs(rt: JobRuntime, file: string, log: StepLog): Promise<string[]> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch {
-    return;
+    return [];
   }
   await rm(file, { force: true });
   const wanted = rt.jobSpec.outputs;
+  const skipped: string[] = [];
   for (const line of text.split("\n")) {
     const eq = line.indexOf("=");
     if (eq <= 0) continue;
     const key = line.slice(0, eq).trim();
     if (wanted !== undefined && !wanted.includes(key)) continue;
-    rt.job.outputs[key] = line.slice(eq + 1);
+    if (rt.mask(line) === line) {
+      rt.job.outputs[key] = line.slice(eq + 1);
+      continue;
+    }
+    // An earlier value of the same key is stale now: no later job may read it as the current one.
+    const { [key]: _stale, ...rest } = rt.job.outputs;
+    rt.job.outputs = rest;
+    const name = rt.mask(key);
+    log.system(`Skip output '${name}' since it may contain secret`);
+    if (!skipped.includes(name)) skipped.push(name);
   }
+  if (skipped.length > 0) {
+    rt.job.skippedOutputs = [...new Set([...(rt.job.skippedOutputs ?? []), ...skipped])];
+  }
+  return skipped;
 }
 
 async function finishSucceeded(rt: JobRuntime): Promise<void> {

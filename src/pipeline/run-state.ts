@@ -56,6 +56,7 @@ export function resetJob(job: JobState): void {
   job.status = "pending";
   job.attempt = 0;
   job.outputs = {};
+  delete job.skippedOutputs;
   job.artifacts = [];
   delete job.reason;
   delete job.tail;

@@ -13,13 +13,23 @@ import { createPipelineEngine, type EngineOptions } from "./engine.js";
 import type { PipelineEngine } from "./engine-types.js";
 import type { RunState } from "./types.js";
 
+export interface PipelineWorldOptions {
+  /** The `services:` block of the applied config, as YAML (default none). */
+  services?: string;
+}
+
 export class PipelineWorld {
+  readonly #services: string;
   readonly root = mkdtempSync(join(tmpdir(), "slipway-pipeline-"));
   readonly dataDir = join(this.root, "data");
   readonly repo = join(this.root, "repo");
   store!: Store;
   engine!: PipelineEngine;
   repoId = "";
+
+  constructor(options: PipelineWorldOptions = {}) {
+    this.#services = options.services ?? "{}";
+  }
 
   async start(
     pipelinesYaml: string,
@@ -31,14 +41,7 @@ export class PipelineWorld {
     this.commit({ "README.md": "demo\n", ...files }, "initial");
     this.store = await openStore({ dataDir: this.dataDir });
     await this.apply(pipelinesYaml);
-    const repo = await this.store.pipelines.addRepository({
-      name: "demo",
-      location: this.repo,
-      kind: "path",
-      webhookSecret: "0123456789abcdef0123",
-      createdBy: "test",
-    });
-    this.repoId = repo.id;
+    this.repoId = await this.addRepository("demo", this.repo);
     this.engine = createPipelineEngine({
       store: this.store,
       logger: createSilentLogger(),
@@ -54,7 +57,7 @@ export class PipelineWorld {
       "project: demo",
       "environments:",
       "  staging: { router: { listen: 127.0.0.1:18081 } }",
-      "services: {}",
+      `services: ${this.#services}`,
       "pipelines:",
       pipelinesYaml.replace(/^/gm, "  "),
       "",
@@ -70,6 +73,18 @@ export class PipelineWorld {
       changes: toChangeInputs(plan),
       summary: plan.summary,
     });
+  }
+
+  /** Watches one more repository (for runs that name it); returns its id. */
+  async addRepository(name: string, location: string): Promise<string> {
+    const repo = await this.store.pipelines.addRepository({
+      name,
+      location,
+      kind: "path",
+      webhookSecret: "0123456789abcdef0123",
+      createdBy: "test",
+    });
+    return repo.id;
   }
 
   git(...args: string[]): string {

@@ -79,6 +79,8 @@ export interface JobState {
   startedAt?: string;
   finishedAt?: string;
   outputs: Record<string, string>;
+  /** Outputs refused because they held a secret (masked names), as GitHub Actions skips them. */
+  skippedOutputs?: string[];
   artifacts: ArtifactRef[];
   steps: StepState[];
   /** Why it failed, was skipped or cancelled. */

@@ -11,9 +11,11 @@
  *   couple of letters matching everywhere); empty and whitespace-only secrets are ignored.
  * - Overlapping occurrences are masked as their union, so no part of any secret shows.
  * - One pass over the text whatever the number of secrets (Aho–Corasick); no input is slow.
+ * - What a run stores (its state and events) is masked field by field in one place (redact.ts).
  * - A stream is masked line by line; a secret split across chunks is still found. An overlong partial
  *   line is flushed in settled pieces, never cutting a secret or a surrogate pair.
  */
+export { maskEvents, maskJson, maskRunState } from "./redact.js";
 export { MIN_DERIVED_LENGTH, embeddedBase64, secretForms } from "./forms.js";
 export {
   MASK,
