@@ -83,7 +83,8 @@ describe.each(storeBackends())("API lifecycle on $name (real listener)", (backen
       headers: { ...headers, accept: "text/event-stream" },
     });
     const streamEnded = stream.body.text();
-    const slow = request(`${url}/slow`);
+    // Like every route that declares no role, this test route is admin-only.
+    const slow = request(`${url}/slow`, { headers });
     await sleep(100);
     const closing = app.close();
     const res = await slow;

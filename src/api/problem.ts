@@ -46,6 +46,9 @@ const fastifyCodes: Partial<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "invalid_request",
   FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
   FST_ERR_VALIDATION: "invalid_request",
+  // A path parameter that is not valid percent-encoding, or longer than the router's 100 characters.
+  FST_ERR_BAD_URL: "invalid_request",
+  FST_ERR_MAX_PARAM_LENGTH: "invalid_request",
 };
 
 export function problemStatus(code: ErrorCode): number {
@@ -84,15 +87,18 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
   return reply.code(problem.status).type("application/problem+json").send(problem);
 }
 
+/** Answers any error as a problem document, logged (also fastify's `frameworkErrors`). */
+export function replyWithProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(error, request.url);
+  if (problem.status >= 500) request.log.error({ err: error }, "request failed");
+  else request.log.info({ code: problem.code, detail: problem.detail }, "request refused");
+  if (problem.status === 401) void reply.header("www-authenticate", 'Bearer realm="slipway"');
+  return sendProblem(reply, problem);
+}
+
 /** Installs the error and not-found handlers. */
 export function registerProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const problem = toProblem(error, request.url);
-    if (problem.status >= 500) request.log.error({ err: error }, "request failed");
-    else request.log.info({ code: problem.code, detail: problem.detail }, "request refused");
-    if (problem.status === 401) void reply.header("www-authenticate", 'Bearer realm="slipway"');
-    return sendProblem(reply, problem);
-  });
+  app.setErrorHandler(replyWithProblem);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,

@@ -1,11 +1,11 @@
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Store } from "../store/index.js";
-import { registerAuth, type LocalPrincipal } from "./auth.js";
+import { answerFrameworkError, registerAuth, type LocalPrincipal } from "./auth.js";
 import { EventStreams } from "./event-stream.js";
 import { registerMetrics } from "./metrics.js";
 import { registerRequestLog } from "./request-log.js";
-import { registerProblemHandlers } from "./problem.js";
+import { registerProblemHandlers, replyWithProblem } from "./problem.js";
 import { registerConfigRoutes } from "./routes/config.js";
 import { registerDeliveryRoutes, type DeliveryApi } from "./routes/delivery.js";
 import { registerEventRoutes } from "./routes/events.js";
@@ -35,6 +35,23 @@ export interface ApiOptions {
 export const BODY_LIMIT_BYTES = MAX_SOURCE_BYTES + 64 * 1024;
 
 /**
+ * One spelling per route, set on purpose rather than left to defaults that changed between fastify
+ * majors: no case folding, no merged or trailing slashes, and `;` is part of the path, not a query
+ * delimiter. Aliases would let a rule in a proxy in front (say, "deny /api/v1/tokens") be walked around
+ * with `//api/v1/tokens`, and would split metrics and log lines. The router still decodes
+ * percent-escapes (`/%61pi` is `/api`) and that cannot be turned off, which is why auth is decided on
+ * the matched route (auth.ts), never on the URL text. (Not an object literal in the call because
+ * find-my-way reads `useSemicolonDelimiter` but its types do not list it yet.)
+ */
+const ROUTER_OPTIONS = {
+  caseSensitive: true,
+  ignoreTrailingSlash: false,
+  ignoreDuplicateSlashes: false,
+  useSemicolonDelimiter: false,
+  maxParamLength: 100,
+};
+
+/**
  * Builds the HTTP API (not listening yet). Everything it needs arrives in `options`; it owns nothing
  * but the event streams it opens, which it ends on close so shutdown never waits on idle clients.
  */
@@ -48,6 +65,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     requestIdHeader: "x-request-id",
     // One line per request, written by registerRequestLog, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: ROUTER_OPTIONS,
+    // A path parameter that is not valid percent-encoding, or too long, is refused before any route or
+    // hook runs: answered here as a problem document, and as a 401 to a caller without a token.
+    frameworkErrors: answerFrameworkError(options.store, options.local, replyWithProblem),
   });
   // JSON only: without this, fastify would accept text/plain bodies and fail them later as 400.
   app.removeContentTypeParser("text/plain");
@@ -99,7 +120,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.get(
     "/api/v1/openapi.json",
-    { schema: { tags: ["meta"], summary: "This API's OpenAPI 3.1 document" } },
+    { config: { role: "viewer" }, schema: { tags: ["meta"], summary: "This API's OpenAPI 3.1 document" } },
     () => app.swagger(),
   );
 

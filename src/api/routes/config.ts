@@ -15,6 +15,7 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
   app.post(
     "/api/v1/config/plan",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["config"],
         summary: "Show what applying this slipway.yaml would change",
@@ -35,6 +36,7 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
   app.post(
     "/api/v1/config/apply",
     {
+      config: { role: "operator" },
       schema: {
         tags: ["config"],
         summary: "Apply a slipway.yaml atomically, as one numbered revision",
@@ -67,6 +69,7 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     "/api/v1/config/revisions",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["config"],
         summary: "List config revisions, newest first",
@@ -84,6 +87,7 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     "/api/v1/config/revisions/:revision",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["config"],
         summary: "One config revision with its source",

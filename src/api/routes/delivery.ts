@@ -35,6 +35,7 @@ export function registerDeliveryRoutes(
   app.post(
     "/api/v1/deploys",
     {
+      config: { role: "operator" },
       schema: {
         tags: ["rollouts"],
         summary: "Create a release (when an artifact is given) and start rolling it out",
@@ -53,6 +54,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/services/:service/releases",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary: "A service's releases, newest first, with their state in each environment",
@@ -72,6 +74,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/rollouts",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary: "Rollouts, newest first",
@@ -94,6 +97,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/rollouts/:id",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary: "One rollout with its latest verdicts and what runs now",
@@ -113,6 +117,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/services/:service/environments/:env/rollout",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary: "The latest rollout of a service in an environment, with verdicts and what runs now",
@@ -142,6 +147,7 @@ export function registerDeliveryRoutes(
     app.post(
       `/api/v1/services/:service/environments/:env/rollout/${command}`,
       {
+        config: { role: "operator" },
         schema: {
           tags: ["rollouts"],
           summary,
@@ -162,6 +168,7 @@ export function registerDeliveryRoutes(
   app.post(
     "/api/v1/services/:service/environments/:env/rollback",
     {
+      config: { role: "operator" },
       schema: {
         tags: ["rollouts"],
         summary: "Go back to the previous release (instantly while it is warm), or to `to`",
@@ -181,6 +188,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/deployments",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary:
@@ -208,6 +216,7 @@ export function registerDeliveryRoutes(
   app.get(
     "/api/v1/services/:service/environments/:env/logs",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["rollouts"],
         summary: "The last lines of each running instance's log",

@@ -13,6 +13,7 @@ export function registerEventRoutes(app: FastifyInstance, store: Store, streams:
   app.get(
     "/api/v1/events",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["events"],
         summary: "Event log; Accept: text/event-stream for a live stream (resume with Last-Event-ID)",

@@ -51,6 +51,7 @@ export function registerPipelineRoutes(
   app.get(
     "/api/v1/pipelines",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["pipelines"],
         summary: "Declared pipelines with their triggers and last run",
@@ -88,6 +89,7 @@ export function registerPipelineRoutes(
   app.post(
     "/api/v1/pipelines/:name/runs",
     {
+      config: { role: "operator" },
       schema: {
         tags: ["pipelines"],
         summary: "Start a run by hand (trigger kind manual, or api for a pipeline without on.manual)",
@@ -115,6 +117,7 @@ export function registerPipelineRoutes(
   app.get(
     "/api/v1/pipeline-runs",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["pipelines"],
         summary: "Pipeline runs, newest first",
@@ -138,6 +141,7 @@ export function registerPipelineRoutes(
   app.get(
     "/api/v1/pipeline-runs/:id",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["pipelines"],
         summary: "One run with its jobs and steps",
@@ -155,6 +159,7 @@ export function registerPipelineRoutes(
   app.get(
     "/api/v1/pipeline-runs/:id/logs",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["pipelines"],
         summary:
@@ -223,6 +228,7 @@ export function registerPipelineRoutes(
     app.post(
       `/api/v1/pipeline-runs/:id/${command}`,
       {
+        config: { role: "operator" },
         schema: {
           tags: ["pipelines"],
           summary: text,
@@ -257,6 +263,7 @@ export function registerPipelineRoutes(
   app.get(
     "/api/v1/repositories",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["pipelines"],
         summary: "Watched repositories (without their webhook secrets)",
@@ -273,6 +280,7 @@ export function registerPipelineRoutes(
   app.post(
     "/api/v1/repositories",
     {
+      config: { role: "operator" },
       schema: {
         tags: ["pipelines"],
         summary:
@@ -306,6 +314,7 @@ export function registerPipelineRoutes(
   app.delete(
     "/api/v1/repositories/:idOrName",
     {
+      config: { role: "admin" },
       schema: {
         tags: ["pipelines"],
         summary: "Stop watching a repository; its git hooks are removed and earlier hooks put back",

@@ -13,6 +13,7 @@ export function registerStatusRoutes(app: FastifyInstance, store: Store, info: S
   app.get(
     "/api/v1/status",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["status"],
         summary: "Project, environments, services and the live config revision",
@@ -40,6 +41,7 @@ export function registerStatusRoutes(app: FastifyInstance, store: Store, info: S
   app.get(
     "/api/v1/config/objects",
     {
+      config: { role: "viewer" },
       schema: {
         tags: ["config"],
         summary: "Every declared object as last applied",

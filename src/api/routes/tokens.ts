@@ -9,6 +9,7 @@ export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
   app.post(
     "/api/v1/tokens",
     {
+      config: { role: "admin" },
       schema: {
         tags: ["tokens"],
         summary: "Create a token (the secret is in this response only)",
@@ -27,6 +28,7 @@ export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     "/api/v1/tokens",
     {
+      config: { role: "admin" },
       schema: {
         tags: ["tokens"],
         summary: "List tokens (never their secrets)",
@@ -42,6 +44,7 @@ export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
   app.delete(
     "/api/v1/tokens/:id",
     {
+      config: { role: "admin" },
       schema: {
         tags: ["tokens"],
         summary: "Revoke a token; it stops working at once",
