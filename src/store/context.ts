@@ -2,7 +2,9 @@ import type { Transaction } from "kysely";
 
 import { insertEvents, serializeWrites, type EventHub } from "./event-log.js";
 import type { Dialect, StoreDatabase, StoreDb } from "./schema.js";
+import type { StoreOperation } from "./store-errors.js";
 import type { EventInput, StoredEvent } from "./types.js";
+import type { WriteOutcomes } from "./writability.js";
 
 /** What every repository shares; built once by `openStore`. */
 export interface RepositoryContext {
@@ -11,8 +13,13 @@ export interface RepositoryContext {
   location: string;
   now: () => Date;
   hub: EventHub;
-  /** Turns a driver failure that is about the database being gone/locked into a SlipwayError. */
-  mapError: (e: unknown) => unknown;
+  /**
+   * Turns a driver failure that is the store's (disk full, read-only, locked too long, connection lost)
+   * into `store_unavailable` carrying the driver's code; returns anything else unchanged.
+   */
+  mapError: (e: unknown, operation?: StoreOperation) => unknown;
+  /** How the last writes went, for readiness. */
+  writes: WriteOutcomes;
 }
 
 /** Records events inside the current transaction; they are published after it commits. */
@@ -48,8 +55,11 @@ export async function writeTransaction<T>(
       return work({ trx, at, recordEvents });
     });
   } catch (e) {
-    throw ctx.mapError(e);
+    const mapped = ctx.mapError(e, "write");
+    ctx.writes.failed(mapped, ctx.now().toISOString());
+    throw mapped;
   }
+  ctx.writes.succeeded();
   ctx.hub.publish(recorded);
   return result;
 }
@@ -59,6 +69,6 @@ export async function readQuery<T>(ctx: RepositoryContext, query: () => Promise<
   try {
     return await query();
   } catch (e) {
-    throw ctx.mapError(e);
+    throw ctx.mapError(e, "read");
   }
 }

@@ -9,7 +9,7 @@ import { createEventRepository } from "./event-repository.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { createPipelineRepository } from "./pipeline-repository.js";
 import {
-  isConnectionFailure,
+  createPostgresErrorMapper,
   isPostgresUrl,
   openPostgres,
   postgresMigrationError,
@@ -17,9 +17,10 @@ import {
 } from "./postgres.js";
 import type { Dialect, StoreDb } from "./schema.js";
 import { createSqliteErrorMapper, openSqlite, sqliteOpenError } from "./sqlite.js";
-import { isBusy } from "./store-errors.js";
+import { errorCode, isBusy, storeFault, type StoreOperation } from "./store-errors.js";
 import { createTokenRepository } from "./token-repository.js";
 import type { Store, StoreOptions } from "./types.js";
+import { checkWritable, WriteOutcomes } from "./writability.js";
 
 export type * from "./types.js";
 export { SQLITE_FILE_NAME } from "./sqlite.js";
@@ -39,7 +40,7 @@ interface OpenedDatabase {
   dialect: Dialect;
   location: string;
   /** Maps driver errors after open. */
-  mapError: (e: unknown) => unknown;
+  mapError: (e: unknown, operation?: StoreOperation) => unknown;
   /** Maps a failed migration to a SlipwayError. */
   migrationError: (e: unknown) => unknown;
 }
@@ -58,11 +59,16 @@ async function openDatabase(options: StoreOptions): Promise<OpenedDatabase> {
   }
   if (url !== undefined && url !== "") {
     const { db, target } = await openPostgres(url);
-    const mapError = (e: unknown): unknown =>
-      !(e instanceof SlipwayError) && isConnectionFailure(e) ? postgresUnavailable(target, e) : e;
+    const mapError = createPostgresErrorMapper(target);
+    // At open, a role that may not create tables or a read-only server is the setup's problem
+    // (store_unwritable); an unreachable server reads as it does when connecting.
     const migrationError = (e: unknown): unknown => {
-      const mapped = mapError(e);
-      return mapped instanceof SlipwayError ? mapped : postgresMigrationError(target, e);
+      if (e instanceof SlipwayError) return e;
+      const code = errorCode(e);
+      if (code === "42501" || code === "25006" || storeFault(e) === undefined) {
+        return postgresMigrationError(target, e);
+      }
+      return postgresUnavailable(target, e);
     };
     return { db, dialect: "postgres", location: target.location, mapError, migrationError };
   }
@@ -129,6 +135,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     now: options.now ?? (() => new Date()),
     hub: new EventHub(options.onListenerError ?? warnListenerError),
     mapError: opened.mapError,
+    writes: new WriteOutcomes(),
   };
   return createStore(ctx);
 }
@@ -147,7 +154,7 @@ function createStore(ctx: RepositoryContext): Store {
       try {
         await sql`select 1`.execute(ctx.db);
       } catch (e) {
-        const mapped = ctx.mapError(e);
+        const mapped = ctx.mapError(e, "read");
         throw mapped instanceof SlipwayError
           ? mapped
           : new SlipwayError("store_unavailable", `the store at ${ctx.location} did not answer`, {
@@ -155,6 +162,7 @@ function createStore(ctx: RepositoryContext): Store {
             });
       }
     },
+    checkWritable: () => checkWritable(ctx),
     // Idempotent: the server's shutdown path and a test's cleanup may both close the same store.
     close() {
       closing ??= ctx.db.destroy();

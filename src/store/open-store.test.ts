@@ -66,6 +66,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
       { name: "0001-initial" },
       { name: "0002-delivery" },
       { name: "0003-pipelines" },
+      { name: "0005-heartbeat" },
     ]);
     await again.close();
   });
@@ -80,6 +81,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
         { name: "0001-initial" },
         { name: "0002-delivery" },
         { name: "0003-pipelines" },
+        { name: "0005-heartbeat" },
       ]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));

@@ -1,9 +1,23 @@
-import { Kysely, PostgresDialect, sql } from "kysely";
+import {
+  Kysely,
+  PostgresDialect,
+  PostgresDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type PostgresDialectConfig,
+} from "kysely";
 import pg from "pg";
 
 import { SlipwayError } from "../util/errors.js";
 import type { StoreDatabase, StoreDb } from "./schema.js";
-import { errorCode, errorMessage } from "./store-errors.js";
+import {
+  errorCode,
+  errorMessage,
+  storeFault,
+  storeUnavailable,
+  type StoreOperation,
+} from "./store-errors.js";
 
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith("postgres://") || url.startsWith("postgresql://");
@@ -95,6 +109,36 @@ export function postgresMigrationError(target: PostgresTarget, e: unknown): Slip
   );
 }
 
+/**
+ * Trap: when the connection dies inside a transaction (server shut down, network gone), kysely's
+ * ROLLBACK fails too ("Connection terminated unexpectedly") and kysely throws that instead of the error
+ * that caused it. A failed rollback here means the connection is gone, and pg's pool discards a client
+ * that is no longer queryable, so nothing is left half-open: report the original error (kysely rethrows
+ * it when this returns).
+ */
+class SlipwayPostgresDriver extends PostgresDriver {
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch {
+      // See above: the original error is the one to report.
+    }
+  }
+}
+
+class SlipwayPostgresDialect extends PostgresDialect {
+  readonly #config: PostgresDialectConfig;
+
+  constructor(config: PostgresDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new SlipwayPostgresDriver(this.#config);
+  }
+}
+
 /** Opens a pool and proves it can reach the server; errors name host:port, never the password. */
 export async function openPostgres(databaseUrl: string): Promise<{ db: StoreDb; target: PostgresTarget }> {
   const target = describePostgresUrl(databaseUrl);
@@ -107,7 +151,7 @@ export async function openPostgres(databaseUrl: string): Promise<{ db: StoreDb; 
   // An idle client whose server went away emits 'error' on the pool; unhandled it would crash the
   // process. The next query on a fresh client reports the problem where someone is listening.
   pool.on("error", () => undefined);
-  const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<StoreDatabase>({ dialect: new SlipwayPostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
   } catch (e) {
@@ -117,13 +161,19 @@ export async function openPostgres(databaseUrl: string): Promise<{ db: StoreDb; 
   return { db, target };
 }
 
-/** PostgreSQL connection-level failures: SQLSTATE class 08, admin shutdown, and Node socket errors. */
-export function isConnectionFailure(e: unknown): boolean {
-  const code = errorCode(e);
-  if (code !== undefined) {
-    return code.startsWith("08") || code === "57P01" || code === "57P03" || /^E[A-Z]+$/.test(code);
-  }
-  return (
-    e instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
-  );
+/**
+ * Error mapping after open for PostgreSQL: a lost connection, a server shutting down, a full disk, a
+ * read-only server is `store_unavailable` carrying the SQLSTATE (never the password); anything else
+ * (a constraint, a serialization failure) stays as is for the repositories to read.
+ */
+export function createPostgresErrorMapper(
+  target: PostgresTarget,
+): (e: unknown, operation?: StoreOperation) => unknown {
+  const redact = (text: string) => (target.password === "" ? text : text.split(target.password).join("***"));
+  return (e, operation = "write") => {
+    if (e instanceof SlipwayError) return e;
+    const fault = storeFault(e);
+    if (fault === undefined) return e;
+    return storeUnavailable(`PostgreSQL at ${target.hostPort}`, operation, fault, e, redact);
+  };
 }

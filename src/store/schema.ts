@@ -150,6 +150,12 @@ export interface WebhookDeliveriesTable {
   received_at: string;
 }
 
+/** One row (id 1), written by the writability check (`Store.checkWritable`). */
+export interface StoreHeartbeatTable {
+  id: number;
+  beat_at: string;
+}
+
 export interface StoreDatabase {
   config_revisions: ConfigRevisionsTable;
   objects: ObjectsTable;
@@ -162,6 +168,7 @@ export interface StoreDatabase {
   pipeline_runs: PipelineRunsTable;
   repositories: RepositoriesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  store_heartbeat: StoreHeartbeatTable;
 }
 
 export type StoreDb = Kysely<StoreDatabase>;

@@ -16,7 +16,15 @@ import {
 
 import { SlipwayError } from "../util/errors.js";
 import type { StoreDatabase, StoreDb } from "./schema.js";
-import { errorCode, errorMessage, isBusy, isReadOnly } from "./store-errors.js";
+import {
+  errorCode,
+  errorMessage,
+  isBusy,
+  isReadOnly,
+  storeFault,
+  storeUnavailable,
+  type StoreOperation,
+} from "./store-errors.js";
 
 export const SQLITE_FILE_NAME = "slipway.db";
 
@@ -50,6 +58,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    // A rollback that failed (see below) can leave the connection inside a transaction; end it first, or
+    // every later BEGIN would fail with "cannot start a transaction within a transaction".
+    if (this.#database.inTransaction) this.#database.exec("rollback");
     const deadline = Date.now() + WRITE_LOCK_WAIT_MS;
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
       try {
@@ -62,6 +73,23 @@ class ImmediateSqliteDriver extends SqliteDriver {
         this.#database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
       await sleep(delay);
+    }
+  }
+
+  /**
+   * Trap: on SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM (and BUSY in some cases) SQLite rolls the
+   * transaction back by itself, and the explicit ROLLBACK kysely then sends fails with "cannot rollback -
+   * no transaction is active". Kysely throws that instead of the error that caused it, hiding the cause.
+   * So: roll back only a transaction that is still open, and never let a failed rollback replace the
+   * original error (kysely rethrows the original when this returns). A transaction left open by a failed
+   * rollback is ended at the next begin.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#database.inTransaction) return;
+    try {
+      await connection.executeQuery(CompiledQuery.raw("rollback"));
+    } catch {
+      // The original error is the one to report; see above.
     }
   }
 }
@@ -178,26 +206,14 @@ export function openSqlite(dataDir: string): { db: StoreDb; location: string } {
   return { db, location: file };
 }
 
-/** Error mapping after open for SQLite: a lock held too long, or the file became read-only. */
-export function createSqliteErrorMapper(file: string): (e: unknown) => unknown {
-  return (e) => {
+/**
+ * Error mapping after open for SQLite: a full disk, an I/O error, a file that became read-only or a lock
+ * held too long is `store_unavailable` carrying SQLite's code; anything else (a constraint) stays as is.
+ */
+export function createSqliteErrorMapper(file: string): (e: unknown, operation?: StoreOperation) => unknown {
+  return (e, operation = "write") => {
     if (e instanceof SlipwayError) return e;
-    if (isBusy(e)) {
-      return new SlipwayError(
-        "store_unavailable",
-        `${file} stayed locked by another writer; nothing was changed`,
-        {
-          hint: "try again; if it persists, look for a stuck process using the same --data-dir",
-          cause: e,
-        },
-      );
-    }
-    if (isReadOnly(e)) {
-      return new SlipwayError("store_unwritable", `cannot write ${file}: ${errorCode(e) ?? "read-only"}`, {
-        hint: "check the file's permissions and free disk space (--data-dir / SLIPWAY_DATA_DIR)",
-        cause: e,
-      });
-    }
-    return e;
+    const fault = storeFault(e);
+    return fault === undefined ? e : storeUnavailable(file, operation, fault, e);
   };
 }

@@ -5,7 +5,6 @@ import type { Selectable } from "kysely";
 import { SlipwayError } from "../util/errors.js";
 import { readQuery, writeTransaction, type RepositoryContext } from "./context.js";
 import type { TokensTable } from "./schema.js";
-import { isBusy } from "./store-errors.js";
 import type { TokenRecord, TokenRepository, TokenRole } from "./types.js";
 
 export const TOKEN_SECRET_PREFIX = "slw_";
@@ -142,9 +141,12 @@ async function verifyToken(ctx: RepositoryContext, secret: string): Promise<Toke
       .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<=", staleBefore)]))
       .execute();
   } catch (e) {
-    // A busy SQLite file (another writer) must not turn a valid token into a failed request: the touch
-    // is only a hint and the next request a minute on will make it.
-    if (!isBusy(e)) throw ctx.mapError(e);
+    // A store that cannot take this write (busy, disk full, read-only) must not turn a valid token into a
+    // failed request — reads go on working there: the touch is only a hint, and the next request a
+    // minute on will make it. The failure still counts for readiness.
+    const mapped = ctx.mapError(e, "write");
+    if (!(mapped instanceof SlipwayError && mapped.code === "store_unavailable")) throw mapped;
+    ctx.writes.failed(mapped, usedAt);
     return rowToRecord(row);
   }
   return rowToRecord({ ...row, last_used_at: usedAt });

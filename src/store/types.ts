@@ -471,6 +471,28 @@ export interface PipelineRepository {
   recordDelivery(provider: string, deliveryId: string, repository: string): Promise<boolean>;
 }
 
+/** A write the store could not make, for readiness reports: no paths, no driver messages. */
+export interface StoreWriteFailure {
+  /** ISO time it happened. */
+  at: string;
+  /** The driver's or the system's code: `SQLITE_FULL`, `ENOSPC`, `53100`, `57P01`, … */
+  cause: string;
+  /** What it means, e.g. "the disk is full". */
+  reason: string;
+}
+
+export interface StoreWritability {
+  writable: boolean;
+  /** ISO time of this check. */
+  checkedAt: string;
+  /** Why the check's own write failed (absent when writable). */
+  failure?: StoreWriteFailure;
+  /** The last failed write of any caller, unless a write succeeded after it. */
+  lastWriteError?: StoreWriteFailure;
+  /** Writes that failed because of the store since it was opened. */
+  failedWrites: number;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Where the data lives, for messages: a file path, or the URL with its password masked. */
@@ -480,8 +502,13 @@ export interface Store {
   readonly tokens: TokenRepository;
   readonly delivery: DeliveryRepository;
   readonly pipelines: PipelineRepository;
-  /** Cheap round-trip for /readyz. */
+  /** Cheap round-trip: the store answers a read. */
   ping(): Promise<void>;
+  /**
+   * Whether the store takes a committed write now (the heartbeat row; on SQLite also enough free disk
+   * space), and the last write of any caller that failed because of the store. Never throws.
+   */
+  checkWritable(): Promise<StoreWritability>;
   close(): Promise<void>;
 }
 
