@@ -34,6 +34,12 @@ const statusByCode: Record<ErrorCode, { status: number; title: string }> = {
   store_unwritable: { status: 503, title: "Store unwritable" },
   // A listen address someone asked for is taken: their conflict to resolve (agent routers, `--listen`).
   address_in_use: { status: 409, title: "Address in use" },
+  // Release artifacts (src/release): what the directory holds, where it is, how big, whether it moved.
+  artifact_invalid: { status: 400, title: "Invalid artifact" },
+  artifact_refused: { status: 400, title: "Artifact location refused" },
+  artifact_too_large: { status: 413, title: "Artifact too large" },
+  artifact_changed: { status: 409, title: "Artifact changed while copied" },
+  server_stopping: { status: 503, title: "Server stopping" },
   server_unreachable: { status: 502, title: "Server unreachable" },
   internal: { status: 500, title: "Internal error" },
 };

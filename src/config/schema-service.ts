@@ -13,6 +13,7 @@ import {
   namedRecord,
   text,
 } from "./names.js";
+import { workspacePath } from "./pipeline-fields.js";
 import { rolloutSchema } from "./schema-rollout.js";
 import { duration } from "./units.js";
 
@@ -43,8 +44,9 @@ const buildSchema = z
   .strictObject(
     {
       run: text("a shell command").describe("Shell command that builds the service."),
-      artifact: text("a path relative to the repository root").describe(
-        "File or directory the build produces, relative to the repository root; it becomes the release's artifact.",
+      // The same rule as pipeline paths: a release must come from inside the checked-out repository.
+      artifact: workspacePath().describe(
+        "Directory the build produces, relative to the repository root and inside it (no leading / or ~, no ..); it becomes the release's artifact.",
       ),
     },
     MAPPING,

@@ -173,7 +173,7 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
     });
     expect(res.status).toBe(400);
     const problem = res.body as Problem;
-    expect(problem.code).toBe("invalid_request");
+    expect(problem.code).toBe("artifact_invalid");
     expect(problem.detail).toContain(missing);
     expect(await rollouts(w)).toEqual([]);
     expect(await releases(w)).toEqual([]);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { isFrozen, type ServiceConfig } from "../config/index.js";
 import type { EventInput, Release, Rollout, Store, StoredVerdict } from "../store/index.js";
 import { SlipwayError } from "../util/errors.js";
-import { storeArtifact } from "../release/artifact.js";
+import { storeArtifact, type ArtifactLimits } from "../release/artifact.js";
 import { applyCommand, rollBackActive, type RolloutCommand } from "./commands.js";
 import type { RolloutController, SlotView } from "./controller.js";
 import { asPlanner } from "./controller.js";
@@ -44,13 +44,32 @@ export interface RolloutDetail {
   live: SlotView | null;
 }
 
+export interface DeliveryServiceOptions {
+  now?: () => number;
+  /** Size and file-count limits of a release artifact (default DEFAULT_ARTIFACT_LIMITS). */
+  artifactLimits?: ArtifactLimits | undefined;
+}
+
 export class DeliveryService {
+  private readonly now: () => number;
+  readonly #artifactLimits: ArtifactLimits | undefined;
+  /** Aborted by stop(): a deploy copying an artifact gives up and removes its temporary copy. */
+  readonly #stopping = new AbortController();
+
   constructor(
     private readonly store: Store,
     private readonly controller: RolloutController,
     private readonly dataDir: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: DeliveryServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.#artifactLimits = options.artifactLimits;
+  }
+
+  /** Cancels the artifact copies in flight (they answer `server_stopping`); call first when stopping. */
+  stop(): void {
+    this.#stopping.abort();
+  }
 
   async deploy(
     input: DeployInput,
@@ -107,12 +126,15 @@ export class DeliveryService {
     let release = await this.store.delivery.getRelease(input.service, input.version);
     let createdRelease = false;
     if (input.artifact !== undefined) {
-      const artifact = await storeArtifact(
-        input.artifact,
-        join(this.dataDir, "releases"),
-        input.service,
-        input.version,
-      );
+      if (this.#stopping.signal.aborted) throw stoppedDeploy();
+      const artifact = await storeArtifact(input.artifact, {
+        releasesDir: join(this.dataDir, "releases"),
+        dataDir: this.dataDir,
+        service: input.service,
+        version: input.version,
+        limits: this.#artifactLimits,
+        signal: this.#stopping.signal,
+      });
       if (release !== undefined && release.artifactHash !== artifact.hash) {
         throw new SlipwayError(
           "conflict",
@@ -356,4 +378,10 @@ export class DeliveryService {
       revision,
     };
   }
+}
+
+function stoppedDeploy(): SlipwayError {
+  return new SlipwayError("server_stopping", "the control plane is stopping; nothing was deployed", {
+    hint: "deploy again once the control plane is back",
+  });
 }

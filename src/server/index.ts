@@ -84,7 +84,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger,
       ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     });
-    const service = new DeliveryService(store, controller, settings.dataDir);
+    const service = new DeliveryService(store, controller, settings.dataDir, {
+      artifactLimits: settings.artifactLimits,
+    });
     const pipelines = createPipelineEngine({
       store,
       logger,
@@ -123,8 +125,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       pipelines,
       triggers,
       stop: () =>
-        (stopping ??= triggers
-          .stop()
+        // Artifact copies first: a deploy (or a pipeline's deploy step) copying a large tree must not
+        // hold the stop for the rest of its copy.
+        (stopping ??= Promise.resolve(service.stop())
+          .then(() => triggers.stop())
           .then(() => pipelines.stop())
           .then(() => controller.stop())
           .then(() => closeAll(running, store, logger))),

@@ -1,5 +1,7 @@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { parseSize } from "../config/index.js";
+import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from "../release/artifact.js";
 import { SlipwayError } from "../util/errors.js";
 
 export interface ListenAddress {
@@ -14,6 +16,8 @@ export interface ServerSettings {
   logLevel: string;
   /** Pipeline jobs running at once (env SLIPWAY_PIPELINE_PARALLELISM, default 2). */
   pipelineParallelism?: number;
+  /** Release artifact limits (env SLIPWAY_ARTIFACT_MAX_BYTES, e.g. 4GiB, and SLIPWAY_ARTIFACT_MAX_FILES). */
+  artifactLimits?: ArtifactLimits;
 }
 
 export interface ServerFlags {
@@ -51,7 +55,36 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
     databaseUrl: databaseUrl === "" ? undefined : databaseUrl,
     logLevel,
     pipelineParallelism: parallelism(env.SLIPWAY_PIPELINE_PARALLELISM),
+    artifactLimits: Object.freeze(artifactLimits(env)),
   });
+}
+
+function artifactLimits(env: NodeJS.ProcessEnv): ArtifactLimits {
+  const bytes = env.SLIPWAY_ARTIFACT_MAX_BYTES;
+  const files = env.SLIPWAY_ARTIFACT_MAX_FILES;
+  const maxBytes = bytes === undefined || bytes === "" ? DEFAULT_ARTIFACT_LIMITS.maxBytes : sizeOrZero(bytes);
+  if (maxBytes < 1) {
+    throw new SlipwayError(
+      "invalid_request",
+      `SLIPWAY_ARTIFACT_MAX_BYTES must be a size such as 4GiB; found "${bytes ?? ""}"`,
+    );
+  }
+  const maxFiles = files === undefined || files === "" ? DEFAULT_ARTIFACT_LIMITS.maxFiles : Number(files);
+  if (!Number.isSafeInteger(maxFiles) || maxFiles < 1) {
+    throw new SlipwayError(
+      "invalid_request",
+      `SLIPWAY_ARTIFACT_MAX_FILES must be a whole number above 0; found "${files ?? ""}"`,
+    );
+  }
+  return { maxBytes, maxFiles };
+}
+
+function sizeOrZero(text: string): number {
+  try {
+    return parseSize(text);
+  } catch {
+    return 0;
+  }
 }
 
 function parallelism(text: string | undefined): number {

@@ -22,6 +22,11 @@ export type ErrorCode =
   | "store_unavailable"
   | "store_unwritable"
   | "address_in_use"
+  | "artifact_invalid"
+  | "artifact_refused"
+  | "artifact_too_large"
+  | "artifact_changed"
+  | "server_stopping"
   | "server_unreachable"
   | "internal";
 
