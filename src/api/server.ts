@@ -4,6 +4,7 @@ import type { Store } from "../store/index.js";
 import { answerFrameworkError, registerAuth, type LocalPrincipal } from "./auth.js";
 import { EventStreams } from "./event-stream.js";
 import { registerMetrics } from "./metrics.js";
+import { registerReadiness } from "./readiness.js";
 import { registerRequestLog } from "./request-log.js";
 import { registerProblemHandlers, replyWithProblem } from "./problem.js";
 import { registerConfigRoutes } from "./routes/config.js";
@@ -106,18 +107,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   registerAuth(app, options.store, options.local);
-  registerMetrics(app);
+  const registry = registerMetrics(app);
   registerRequestLog(app);
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await options.store.ping();
-      return { status: "ready", store: options.store.dialect };
-    } catch {
-      return reply.code(503).send({ status: "unavailable", store: options.store.dialect });
-    }
-  });
+  registerReadiness(app, { store: options.store, registry, rollouts: options.delivery?.controller });
   app.get(
     "/api/v1/openapi.json",
     { config: { role: "viewer" }, schema: { tags: ["meta"], summary: "This API's OpenAPI 3.1 document" } },

@@ -27,6 +27,7 @@ import type { AgentLink } from "./agent-link.js";
 import { desiredReleases, instanceId, parseInstanceId, routeFor, type DesiredRelease } from "./desired.js";
 import { isFinal, plan, windowWanted } from "./planner.js";
 import { PreviewTraffic } from "./preview.js";
+import { holdTimers, isStoreUnavailable, StoreHold, type StoreHoldView } from "./store-hold.js";
 import type { Decision, Observed, PlannerRollout, ReleaseObservation, RolloutState } from "./types.js";
 
 const TICK_MS = 250;
@@ -98,6 +99,7 @@ export class RolloutController {
   #events: AbortController | undefined;
   #lastAgentError = "";
   #envErrors = new Map<string, string>();
+  readonly #hold: StoreHold;
 
   constructor(options: ControllerOptions) {
     this.#store = options.store;
@@ -107,6 +109,7 @@ export class RolloutController {
     this.#tickMs = options.tickMs ?? TICK_MS;
     this.secret = options.secret ?? ((name) => process.env[name]);
     this.#preview = new PreviewTraffic(this.#logger);
+    this.#hold = new StoreHold(this.#logger);
   }
 
   start(): void {
@@ -149,6 +152,11 @@ export class RolloutController {
     return { ...this.#health };
   }
 
+  /** Rollouts held because the store cannot record their decisions (for /metrics and /readyz). */
+  storeHold(): StoreHoldView {
+    return this.#hold.view();
+  }
+
   views(): SlotView[] {
     return [...this.#views.values()];
   }
@@ -180,7 +188,9 @@ export class RolloutController {
       const settlers = this.#settlers.splice(0);
       this.#running = this.#tick()
         .catch((err: unknown) => {
-          this.#logger.error({ err }, "rollout controller tick failed");
+          // A store that cannot be read is said once, not on every tick; the next tick tries again.
+          if (isStoreUnavailable(err)) this.#hold.failed(err, this.#now());
+          else this.#logger.error({ err }, "rollout controller tick failed");
         })
         .finally(() => {
           this.#running = undefined;
@@ -213,7 +223,10 @@ export class RolloutController {
     const world = await this.#observe();
     if (world === undefined) return;
     const now = this.#now();
+    const active = new Set([...world.rollouts.values()].map((r) => r.id));
     for (const [k, rollout] of world.rollouts) {
+      // While the store refuses writes, decisions are tried again only after a backoff.
+      if (this.#hold.waiting(now)) break;
       const next = await this.#advance(rollout, world, now);
       if (next === undefined) continue;
       if (isFinal(next.status)) world.rollouts.delete(k);
@@ -223,6 +236,7 @@ export class RolloutController {
     for (const slot of await this.#store.delivery.listSlots())
       world.slots.set(key(slot.service, slot.env), slot);
     await this.#reconcile(world, now);
+    this.#hold.tickDone(active, now, this.#now());
   }
 
   async #observe(): Promise<World | undefined> {
@@ -271,6 +285,8 @@ export class RolloutController {
   /** Plans one rollout and persists the decision; undefined when nothing changed or the write lost a race. */
   async #advance(rollout: Rollout, world: World, now: number): Promise<Rollout | undefined> {
     const planned = asPlanner(rollout);
+    // Time spent waiting for the store is not the rollout's: its clocks move on by it (store-hold.ts).
+    planned.state = holdTimers(planned.state, this.#hold.heldFor(rollout.id, now));
     const observed: Observed = {
       new: observe(world.agentState.instances, rollout.service, rollout.env, rollout.release),
       old:
@@ -293,7 +309,14 @@ export class RolloutController {
     const decision = plan(planned, observed, now);
     this.#steerPreview(rollout, decision, world);
     if (unchanged(rollout, decision)) return undefined;
-    return this.persist(rollout, decision, "system:rollout");
+    try {
+      return await this.persist(rollout, decision, "system:rollout");
+    } catch (err) {
+      // Not written, so not acted on: the rollout holds as stored, and this decision is made again.
+      if (!isStoreUnavailable(err)) throw err;
+      this.#hold.failed(err, now, rollout.id);
+      return undefined;
+    }
   }
 
   /** Writes a decision with compare-and-set; a lost race returns undefined (the next tick re-reads). */
@@ -327,6 +350,7 @@ export class RolloutController {
           payload: { id: rollout.id, env: rollout.env, release: rollout.release, ...e.payload },
         })),
       });
+      this.#hold.recorded(rollout.id, this.#now());
       if (
         d.events.some(
           (e) =>
@@ -587,6 +611,10 @@ export class RolloutController {
           })),
         );
       } catch (err) {
+        if (isStoreUnavailable(err)) {
+          this.#hold.failed(err, now);
+          return;
+        }
         if (!(err instanceof SlipwayError && err.code === "conflict")) throw err;
       }
     }
