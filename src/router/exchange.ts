@@ -1,4 +1,5 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 import {
   HAS_REQUEST_ID,
@@ -12,12 +13,17 @@ import type { CompiledRelease } from "./route-table.js";
 import { nextTargetIndex } from "./routing.js";
 import type { RouterLogger } from "./types.js";
 import type { LongLived, Upstream } from "./upstreams.js";
+import { ABANDONED, ABORTED } from "./window-bucket.js";
 
 /** What an exchange needs from its router. */
 export interface ExchangeOwner {
   readonly stopping: boolean;
   readonly ids: RequestIds;
   readonly log: RouterLogger;
+  /** See RouterOptions.abandonedAfterMs. */
+  readonly abandonedAfterMs: number;
+  /** True when the router refused bytes on this connection as malformed (the client's fault). */
+  refusedConnection(socket: Socket): boolean;
   /** The same release in the current table (a retry after a swap goes to the new targets). */
   currentRelease(release: CompiledRelease): CompiledRelease;
   trackLongLived(item: LongLived): void;
@@ -52,6 +58,15 @@ const NOT_SENT = new Set([
 /** The connection broke; the target may have acted on the request, so only idempotent methods retry. */
 const BROKEN = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+/**
+ * undici refused to send the request as the client made it. The header scan should have caught it
+ * first; either way it is no fault of the release's.
+ */
+const REFUSED_BY_UNDICI = new Set([
+  "UND_ERR_INVALID_ARG",
+  "UND_ERR_NOT_SUPPORTED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** A refused target is skipped by new picks for this long (health checks take it out for good). */
 const REFUSED_BACKOFF_MS = 1_000;
@@ -59,6 +74,8 @@ const REFUSED_BACKOFF_MS = 1_000;
 const WAITING = 0;
 const STREAMING = 1;
 const DONE = 2;
+/** `status` of an exchange the release's figures must not see (the client's fault). */
+const NOT_COUNTED = -2;
 
 class ProxyAbort extends Error {
   constructor(reason: string) {
@@ -90,6 +107,8 @@ export class Exchange implements ScannedRequest, LongLived {
   forwardedProto: string | undefined = undefined;
   upgrade: string | undefined = undefined;
   hasBody = false;
+  seen = 0;
+  malformed: string | undefined = undefined;
   setCookie: string | undefined = undefined;
   private release: CompiledRelease | undefined = undefined;
   private upstream: Upstream | undefined = undefined;
@@ -97,6 +116,10 @@ export class Exchange implements ScannedRequest, LongLived {
   private status = 0;
   private phase = WAITING;
   private clientGone = false;
+  /** What to record if the client leaves before the response is complete (see blameForLeaving). */
+  private leftAs = ABORTED;
+  /** performance.now() when the release had the whole request (0: not yet). */
+  private deliveredAt = 0;
   private broken = false;
   private recorded = false;
   private longLived = false;
@@ -114,12 +137,15 @@ export class Exchange implements ScannedRequest, LongLived {
     res.on("close", onResponseClose);
   }
 
-  /** Answers with the router's own problem (no release involved, nothing recorded). */
-  reject(code: RouterProblemCode): void {
+  /**
+   * Answers with the router's own problem (no release involved, nothing recorded). `close` for a
+   * request the router could not make sense of: what follows it on the connection is not trusted.
+   */
+  reject(code: RouterProblemCode, close = false): void {
     this.status = problemStatus(code);
     this.phase = DONE;
     if (this.requestId.length === 0) this.requestId = this.owner.ids.next();
-    sendProblem(this.res, code, this.requestId, this.owner.stopping);
+    sendProblem(this.res, code, this.requestId, close || this.owner.stopping);
     this.finish();
   }
 
@@ -127,6 +153,8 @@ export class Exchange implements ScannedRequest, LongLived {
   forward(release: CompiledRelease): void {
     this.release = release;
     release.stats.inFlight++;
+    // Without a body the release has the whole request once it is sent; with one, when undici says so.
+    if (!this.hasBody) this.deliveredAt = this.startedAt;
     const index = nextTargetIndex(release, this.startedAt);
     if (index < 0) this.fail("no_ready_target");
     else this.dispatchTo(release, index);
@@ -155,6 +183,10 @@ export class Exchange implements ScannedRequest, LongLived {
   onConnect(abort: (err?: Error) => void): void {
     if (this.clientGone || this.phase === DONE) abort(CLIENT_GONE);
     else this.abortUpstream = abort;
+  }
+
+  onRequestSent(): void {
+    if (this.hasBody) this.deliveredAt = performance.now();
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
@@ -191,6 +223,8 @@ export class Exchange implements ScannedRequest, LongLived {
 
   onError(err: Error): void {
     if (this.phase === DONE) return;
+    // The client's body broke off (it closed, or sent bad framing): undici's error is the client's doing.
+    if (!this.clientGone && this.hasBody && !this.req.complete && this.req.destroyed) this.markClientGone();
     if (this.phase === STREAMING || this.clientGone) {
       // Headers are out (or nobody is listening): all we can do is cut the client's connection.
       if (!this.clientGone) {
@@ -203,6 +237,17 @@ export class Exchange implements ScannedRequest, LongLived {
       return;
     }
     const code = errorCode(err);
+    if (REFUSED_BY_UNDICI.has(code)) {
+      this.owner.log.warn(
+        { err, code, requestId: this.requestId },
+        "undici refused a request the header scan let through",
+      );
+      this.status = NOT_COUNTED;
+      this.phase = DONE;
+      sendProblem(this.res, "malformed_request", this.requestId, true);
+      this.finish();
+      return;
+    }
     const retry = this.retryIndex(code);
     if (retry >= 0 && this.release !== undefined) {
       this.dispatchTo(this.release, retry);
@@ -221,7 +266,7 @@ export class Exchange implements ScannedRequest, LongLived {
 
   onClientClose(): void {
     if (this.phase === DONE) return;
-    this.clientGone = true;
+    this.markClientGone();
     const abort = this.abortUpstream;
     if (abort !== null) abort(CLIENT_GONE);
     // Not connected yet: onConnect aborts as soon as the pool hands the request a socket.
@@ -234,6 +279,22 @@ export class Exchange implements ScannedRequest, LongLived {
     this.abortUpstream?.(DRAINED);
     this.res.end();
     this.finish();
+  }
+
+  private markClientGone(): void {
+    this.clientGone = true;
+    this.leftAs = this.blameForLeaving();
+  }
+
+  /**
+   * The rule of docs/router.md, "Clients that leave": a client that leaves is the release's fault only
+   * when the release had the whole request and kept it waiting, without a response head, for at least
+   * `abandonedAfterMs`. A connection the router refused as malformed is not counted at all.
+   */
+  private blameForLeaving(): number {
+    if (this.owner.refusedConnection(this.req.socket)) return NOT_COUNTED;
+    if (this.phase !== WAITING || this.deliveredAt === 0) return ABORTED;
+    return performance.now() - this.deliveredAt >= this.owner.abandonedAfterMs ? ABANDONED : ABORTED;
   }
 
   private becomeStream(): void {
@@ -276,15 +337,15 @@ export class Exchange implements ScannedRequest, LongLived {
   private recordOnce(): void {
     if (this.recorded || this.release === undefined) return;
     this.recorded = true;
-    const status = this.clientGone && this.status === 0 ? 0 : this.status;
-    this.release.stats.record(status, performance.now() - this.startedAt, this.broken);
+    if (this.status === NOT_COUNTED) return;
+    this.release.stats.record(this.status, performance.now() - this.startedAt, this.broken);
   }
 
   private finish(): void {
     this.res.exchange = null;
     if (this.release !== undefined) {
       this.release.stats.inFlight--;
-      if (this.clientGone && !this.recorded) this.status = 0;
+      if (this.clientGone && !this.recorded) this.status = this.leftAs;
       this.recordOnce();
     }
     if (this.longLived) this.upstream?.longLived.delete(this);

@@ -34,6 +34,43 @@ export interface ScannedRequest {
   forwardedProto: string | undefined;
   upgrade: string | undefined;
   hasBody: boolean;
+  /** SEEN_* bits of the headers that may appear only once. */
+  seen: number;
+  /** Why the request must be refused as malformed (for the log), or undefined. */
+  malformed: string | undefined;
+}
+
+const SEEN_HOST = 1;
+const SEEN_CODING = 2;
+
+/**
+ * Characters of a Host value (RFC 3986 reg-name, IP literal, `:` port): unreserved, pct-encoded,
+ * sub-delims, `:`, `[`, `]`. A lookup table so the check is one load per character.
+ */
+const HOST_CHARS = (() => {
+  const table = new Uint8Array(128);
+  const allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]";
+  for (let i = 0; i < allowed.length; i++) table[allowed.charCodeAt(i)] = 1;
+  return table;
+})();
+
+function isValidHost(host: string): boolean {
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 128 || HOST_CHARS[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The only transfer coding the router can pass on: it re-frames bodies (undici sends chunked), so a
+ * body under another coding (gzip, …) would reach the target decoded of its framing but still
+ * compressed and unlabelled.
+ */
+function isChunkedOnly(value: string): boolean {
+  if (value.length === 7) return is(value, "chunked");
+  const trimmed = value.trim();
+  return trimmed.length === 7 && is(trimmed, "chunked");
 }
 
 function join(previous: string | undefined, value: string): string {
@@ -46,7 +83,12 @@ function scanSpecial(name: string, value: string, into: ScannedRequest, trust: b
     case 2:
       return is(name, "te");
     case 4:
-      if (is(name, "host")) into.host = value;
+      if (is(name, "host")) {
+        // RFC 9112 §3.2: more than one Host is answered 400 (and undici refuses to send it).
+        if ((into.seen & SEEN_HOST) !== 0) into.malformed = "more than one Host header";
+        into.seen |= SEEN_HOST;
+        into.host = value;
+      }
       return false;
     case 6:
       if (is(name, "cookie")) into.cookie = into.cookie === undefined ? value : `${into.cookie}; ${value}`;
@@ -79,6 +121,9 @@ function scanSpecial(name: string, value: string, into: ScannedRequest, trust: b
       return is(name, "proxy-connection");
     case 17:
       if (is(name, "transfer-encoding")) {
+        if ((into.seen & SEEN_CODING) !== 0 || !isChunkedOnly(value))
+          into.malformed = "a Transfer-Encoding other than one `chunked`";
+        into.seen |= SEEN_CODING;
         into.hasBody = true;
         return true;
       }
@@ -94,7 +139,12 @@ function scanSpecial(name: string, value: string, into: ScannedRequest, trust: b
   }
 }
 
-/** Reads the incoming raw headers into `into` and fills `into.headers` with what may be forwarded. */
+/**
+ * Reads the incoming raw headers into `into` and fills `into.headers` with what may be forwarded.
+ * Node's parser has already refused bad syntax, bad header names and values, and conflicting or
+ * invalid Content-Length / Transfer-Encoding framing; what it lets through and a proxy must not
+ * forward (several Hosts, an invalid Host, a coding other than chunked) is flagged in `malformed`.
+ */
 export function scanRequestHeaders(
   raw: readonly string[],
   into: ScannedRequest,
@@ -115,6 +165,8 @@ export function scanRequestHeaders(
     out.push(name, value);
   }
   if (connection !== undefined && !isPlainConnection(connection)) dropConnectionListed(out, connection);
+  // One pass over a short string: ~20 ns for a typical host, the only validation Node leaves to us.
+  if (!isValidHost(into.host)) into.malformed ??= "an invalid Host header";
 }
 
 /** `keep-alive` or `close` alone (nearly every request): nothing else to drop. */

@@ -6,6 +6,9 @@ import type { ServerResponse } from "node:http";
  */
 export type RouterProblemCode =
   | "bad_request"
+  | "malformed_request"
+  | "headers_too_large"
+  | "request_timeout"
   | "no_route"
   | "unknown_release"
   | "no_ready_target"
@@ -20,6 +23,23 @@ interface ProblemSpec {
 
 const SPECS: Record<RouterProblemCode, ProblemSpec> = {
   bad_request: { status: 400, title: "Bad request", detail: "the request target must be an absolute path" },
+  malformed_request: {
+    status: 400,
+    title: "Malformed request",
+    detail:
+      "the request is not valid HTTP/1.1: bad syntax or framing, or a header that is invalid, " +
+      "duplicated or in conflict with another",
+  },
+  headers_too_large: {
+    status: 431,
+    title: "Request Header Fields Too Large",
+    detail: "the request's headers exceed the router's limit",
+  },
+  request_timeout: {
+    status: 408,
+    title: "Request Timeout",
+    detail: "the client did not send the whole request in time",
+  },
   no_route: { status: 404, title: "No route", detail: "no service is routed for this host and path" },
   unknown_release: {
     status: 404,

@@ -1,7 +1,7 @@
 import type { Histogram } from "hdr-histogram-js";
 
 import type { ReleaseStats, StatsWindow } from "./types.js";
-import { WindowBucket, createLatencyHistogram, mergeSamples } from "./window-bucket.js";
+import { ABANDONED, ABORTED, WindowBucket, createLatencyHistogram, mergeSamples } from "./window-bucket.js";
 
 /**
  * Two rings per release: 1 s buckets for the last minute, 10 s buckets for up to ten minutes.
@@ -23,8 +23,11 @@ export const DURATION_BOUNDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
-/** `code_class` label values; `aborted` = the client left before the response was complete. */
-export const CODE_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted"] as const;
+/**
+ * `code_class` label values; `aborted` = the client left before the response was complete,
+ * `abandoned` = the same after the release had held the request past `abandonedAfterMs` (an error).
+ */
+export const CODE_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted", "abandoned"] as const;
 
 export class ReleaseStatsImpl implements ReleaseStats {
   inFlight = 0;
@@ -46,12 +49,19 @@ export class ReleaseStatsImpl implements ReleaseStats {
     private readonly random: () => number,
   ) {}
 
-  /** Hot path: one call per finished request. `status` 0 = aborted by the client, 101 = upgraded. */
+  /** Hot path: one call per finished request. `status`: ABORTED, ABANDONED, 101 = upgraded, or the response's. */
   record(status: number, latencyMs: number, broken: boolean): void {
     const now = this.now();
     this.lastActivity = now;
     this.bucketAt(now).record(status, latencyMs, broken, this.random);
-    const cls = status === 0 ? 5 : status < 200 ? 0 : Math.min(4, Math.floor(status / 100) - 1);
+    const cls =
+      status === ABORTED
+        ? 5
+        : status === ABANDONED
+          ? 6
+          : status < 200
+            ? 0
+            : Math.min(4, Math.floor(status / 100) - 1);
     this.classTotals[cls] = (this.classTotals[cls] ?? 0) + 1;
     const seconds = latencyMs / 1000;
     this.durationSum += seconds;
@@ -68,6 +78,7 @@ export class ReleaseStatsImpl implements ReleaseStats {
       requests: 0,
       errors: 0,
       aborted: 0,
+      abandoned: 0,
       upgrades: 0,
       latenciesMs: mergeSamples(buckets, WINDOW_SAMPLES, this.random),
       statusClasses: { "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0 },
@@ -79,6 +90,7 @@ export class ReleaseStatsImpl implements ReleaseStats {
       result.requests += b.requests;
       result.errors += b.errors;
       result.aborted += b.aborted;
+      result.abandoned += b.abandoned;
       result.upgrades += b.upgrades;
       result.statusClasses["2xx"] += b.c2xx;
       result.statusClasses["3xx"] += b.c3xx;

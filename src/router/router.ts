@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -7,7 +7,7 @@ import { SlipwayError } from "../util/errors.js";
 import { Exchange, type ExchangeOwner, ProxyResponse } from "./exchange.js";
 import { RequestIds, type ScannedRequest, appendForwardedHeaders, scanRequestHeaders } from "./headers.js";
 import { attachRouterMetrics } from "./prometheus.js";
-import { rawProblem } from "./problem.js";
+import { type RouterProblemCode, rawProblem } from "./problem.js";
 import { RETENTION_MS, ReleaseStatsImpl } from "./release-stats.js";
 import {
   type CompiledRelease,
@@ -31,6 +31,7 @@ import { type LongLived, UpstreamRegistry } from "./upstreams.js";
 
 const DEFAULT_TIMEOUTS: RouterTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000 };
 const DEFAULT_DRAIN_MS = 30_000;
+const DEFAULT_ABANDONED_MS = 2_000;
 const ignore = (): void => undefined;
 const SILENT: RouterLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
@@ -53,6 +54,7 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   stopping = false;
   readonly log: RouterLogger;
   readonly timeouts: RouterTimeouts;
+  readonly abandonedAfterMs: number;
   private table: CompiledTable = EMPTY_TABLE;
   private readonly server: Server<typeof IncomingMessage, typeof ProxyResponse>;
   private readonly upstreams: UpstreamRegistry;
@@ -60,6 +62,8 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   readonly ids = new RequestIds();
   private readonly longLived = new Set<LongLived>();
   private readonly tunnels = new Set<Tunnel>();
+  /** Connections on which Node's parser refused the client's bytes (weak: gone with the socket). */
+  private readonly refused = new WeakSet<object>();
   /** Exchanges not finished yet (long-lived ones included). */
   private active = 0;
   private readonly now: () => number;
@@ -77,6 +81,7 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     this.random = options.random ?? Math.random;
     this.trust = options.trustForwardedHeaders ?? false;
     this.targetDrainMs = options.targetDrainMs ?? DEFAULT_DRAIN_MS;
+    this.abandonedAfterMs = options.abandonedAfterMs ?? DEFAULT_ABANDONED_MS;
     this.upstreams = new UpstreamRegistry({
       ...this.timeouts,
       maxConnections: options.maxConnectionsPerTarget ?? 256,
@@ -89,6 +94,9 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     );
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head);
+    });
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+      this.onClientError(err, socket);
     });
     if (options.metrics !== undefined) {
       const env = options.env ?? "default";
@@ -163,12 +171,20 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     this.tunnels.delete(tunnel);
   }
 
+  refusedConnection(socket: Socket): boolean {
+    return this.refused.has(socket);
+  }
+
   /** The hot path. */
   private handle(req: IncomingMessage, res: ProxyResponse): void {
     const exchange = new Exchange(this, req, res, performance.now());
     this.active++;
     const table = this.table;
     scanRequestHeaders(req.rawHeaders, exchange, table.overrideHeader, this.trust);
+    if (exchange.malformed !== undefined) {
+      exchange.reject("malformed_request", true);
+      return;
+    }
     const url = req.url ?? "";
     if (url.charCodeAt(0) !== 47 /* / */) {
       exchange.reject("bad_request");
@@ -201,25 +217,59 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
       forwardedProto: undefined,
       upgrade: undefined,
       hasBody: false,
+      seen: 0,
+      malformed: undefined,
     };
     const table = this.table;
     scanRequestHeaders(req.rawHeaders, scan, table.overrideHeader, this.trust);
     appendForwardedHeaders(scan, req.socket.remoteAddress, this.ids);
     socket.on("error", () => socket.destroy());
-    const url = req.url ?? "";
-    const service = url.startsWith("/") ? matchService(table, scan.host, url) : undefined;
-    const release =
-      service === undefined
-        ? undefined
-        : pickRelease(service, table, this.random, { ...scan, setCookie: undefined });
-    if (this.stopping || release === undefined) {
-      const code = this.stopping ? "no_ready_target" : service === undefined ? "no_route" : "unknown_release";
-      socket.end(rawProblem(code, scan.requestId));
+    const release = this.upgradeRelease(req, scan, table);
+    if (typeof release === "string") {
+      socket.end(rawProblem(release, scan.requestId));
       return;
     }
     const tunnel = new Tunnel(this, req, socket, head, release, scan, startedAt);
     this.tunnels.add(tunnel);
     tunnel.start();
+  }
+
+  /** The release an upgrade goes to, or why it is refused (nothing is counted for a refusal). */
+  private upgradeRelease(
+    req: IncomingMessage,
+    scan: ScannedRequest,
+    table: CompiledTable,
+  ): CompiledRelease | RouterProblemCode {
+    if (this.stopping) return "no_ready_target";
+    // A body would have to be sent before the target has agreed to switch: refused, as with Node's
+    // own parser the bytes after the head are the new protocol's, not a body.
+    if (scan.malformed !== undefined || scan.hasBody) return "malformed_request";
+    const url = req.url ?? "";
+    if (!url.startsWith("/")) return "bad_request";
+    const service = matchService(table, scan.host, url);
+    if (service === undefined) return "no_route";
+    return pickRelease(service, table, this.random, { ...scan, setCookie: undefined }) ?? "unknown_release";
+  }
+
+  /**
+   * Node's parser refused bytes from a client: bad syntax or framing, headers over the limit, or a
+   * request not received in time. Answered with a problem document unless a response has started on
+   * the connection; the connection is remembered so that an exchange it cuts short is not counted
+   * against a release. A reset or broken socket is only closed (the exchange records an abort).
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const problem = clientErrorProblem(err.code ?? "");
+    if (problem !== undefined) {
+      this.refused.add(socket);
+      // Trap: `_httpMessage` is Node's undocumented (long-stable) slot for the response in progress on
+      // the connection; Node's default handler reads it the same way so as not to corrupt a response.
+      const current = (socket as { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+      if (socket.writable && current?.headersSent !== true) {
+        // Written before destroy, as Node's default does: a small write reaches the kernel at once.
+        socket.write(rawProblem(problem, this.ids.next()));
+      }
+    }
+    socket.destroy();
   }
 
   private statsFor(service: string, release: string): ReleaseStatsImpl {
@@ -274,4 +324,10 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     this.detachMetrics?.();
     this.log.info({ env: this.options.env, leftInFlight: this.active }, "router stopped");
   }
+}
+
+function clientErrorProblem(code: string): RouterProblemCode | undefined {
+  if (code === "HPE_HEADER_OVERFLOW") return "headers_too_large";
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return "request_timeout";
+  return code.startsWith("HPE_") ? "malformed_request" : undefined;
 }

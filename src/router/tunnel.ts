@@ -2,35 +2,56 @@ import type { IncomingMessage } from "node:http";
 import { type Socket, connect } from "node:net";
 import type { Duplex } from "node:stream";
 
+import { BodyEnd } from "./body-end.js";
 import type { ScannedRequest } from "./headers.js";
 import { type RouterProblemCode, problemStatus, rawProblem } from "./problem.js";
 import type { CompiledRelease } from "./route-table.js";
 import { nextTargetIndex } from "./routing.js";
 import type { RouterLogger, RouterTimeouts } from "./types.js";
+import {
+  type ResponseHead,
+  bodyFraming,
+  declinedHead,
+  parseResponseHead,
+  switchesToOffered,
+} from "./upgrade-response.js";
 import type { LongLived, Upstream } from "./upstreams.js";
+import { ABANDONED, ABORTED } from "./window-bucket.js";
 import { CLOSE_GOING_AWAY, FrameTracker, maskedCloseGoingAway } from "./ws-frames.js";
 
 export interface TunnelOwner {
   readonly log: RouterLogger;
   readonly timeouts: RouterTimeouts;
+  readonly abandonedAfterMs: number;
   currentRelease(release: CompiledRelease): CompiledRelease;
   tunnelDone(tunnel: Tunnel): void;
 }
 
 const CONNECTING = 0;
+/** The request head is out; the client's bytes wait (paused) until the target has switched. */
 const HANDSHAKE = 1;
+/** Switched (101): bytes flow both ways. */
 const OPEN = 2;
-const CLOSING = 3;
-const DONE = 4;
+/** The target declined (any final status but 101): its response goes to the client, then both close. */
+const DECLINED = 3;
+const CLOSING = 4;
+const DONE = 5;
 const HEAD_END = Buffer.from("\r\n\r\n");
 /** After close frames went out, how long the peers get to hang up before we cut the sockets. */
 const CLOSE_GRACE_MS = 1_000;
 const MAX_HEAD_BYTES = 64 * 1024;
+/** 1xx heads passed on before the final answer; more is a target stalling with interim answers. */
+const MAX_INTERIM = 4;
 
 /**
  * An upgraded connection (WebSocket, or any other Upgrade) piped as raw bytes between the client and
  * one target, after forwarding the upgrade request ourselves. For WebSockets both directions are
  * walked by a FrameTracker so a drain can close with a proper 1001 close frame at a frame boundary.
+ *
+ * Trap: nothing the client sends after the request head reaches the target before its 101. If the
+ * target declines, those bytes would be read by it as the next HTTP request, one that never went
+ * through the router's header handling (forged X-Forwarded-For, no request id). A declined upgrade's
+ * response is passed on with `connection: close` and both connections are closed after its body.
  */
 export class Tunnel implements LongLived {
   private upstream: Upstream | undefined;
@@ -39,7 +60,10 @@ export class Tunnel implements LongLived {
   private attempts = 0;
   private head: Buffer[] = [];
   private headLength = 0;
-  private upgraded = false;
+  private interim = 0;
+  /** performance.now() when the request head was written to the target (the release had it all). */
+  private sentAt = 0;
+  private body: BodyEnd | undefined;
   private pendingCloseToClient = false;
   private pendingCloseToUpstream = false;
   private readonly toClient = new FrameTracker();
@@ -76,7 +100,7 @@ export class Tunnel implements LongLived {
   /** Drain: close frame 1001 both ways at the next frame boundary, then hang up. */
   close(): void {
     if (this.state === DONE || this.state === CLOSING) return;
-    if (this.state !== OPEN || !this.upgraded || !this.isWebSocket) {
+    if (this.state !== OPEN || !this.isWebSocket) {
       this.teardown();
       return;
     }
@@ -110,6 +134,7 @@ export class Tunnel implements LongLived {
     socket.on("timeout", () => {
       if (this.state === CONNECTING || this.state === HANDSHAKE)
         this.failUpstream(socket, "upstream_timeout");
+      else if (this.state === DECLINED) this.teardown();
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
       this.onSocketError(socket, err);
@@ -118,7 +143,8 @@ export class Tunnel implements LongLived {
       this.onUpstreamData(chunk);
     });
     socket.on("end", () => {
-      if (this.state >= OPEN) this.client.end();
+      if (this.state === DECLINED) this.teardown();
+      else if (this.state >= OPEN) this.client.end();
     });
     socket.on("close", () => {
       if (socket !== this.socket) return; // an attempt we gave up on
@@ -132,6 +158,12 @@ export class Tunnel implements LongLived {
     this.state = HANDSHAKE;
     socket.setTimeout(this.owner.timeouts.headersMs);
     socket.write(this.requestHead());
+    this.sentAt = performance.now();
+  }
+
+  /** After a valid 101: the client's bytes (those that came with the head first) flow to the target. */
+  private open(): void {
+    this.state = OPEN;
     if (this.clientHead.length > 0) this.forwardToUpstream(this.clientHead);
     this.client.on("data", (chunk: Buffer) => {
       this.forwardToUpstream(chunk);
@@ -173,8 +205,12 @@ export class Tunnel implements LongLived {
       return;
     }
     if (this.state === DONE) return;
+    if (this.state === DECLINED) {
+      this.passDeclinedBody(chunk);
+      return;
+    }
     let data = chunk;
-    if (this.upgraded && this.isWebSocket) {
+    if (this.isWebSocket) {
       const cut = this.toClient.advance(chunk, this.pendingCloseToClient);
       if (this.pendingCloseToClient) {
         if (cut < 0) {
@@ -191,7 +227,7 @@ export class Tunnel implements LongLived {
     this.writeToClient(data);
   }
 
-  /** Collects the target's response head; passes it on verbatim and records the handshake. */
+  /** Collects the target's response head, then acts on it. */
   private readResponseHead(chunk: Buffer): void {
     this.head.push(chunk);
     this.headLength += chunk.length;
@@ -204,16 +240,77 @@ export class Tunnel implements LongLived {
       return;
     }
     this.head = [];
-    const status = Number(all.toString("latin1", 9, 12));
-    this.upgraded = status === 101;
-    this.state = OPEN;
+    this.headLength = 0;
+    const headEnd = end + HEAD_END.length;
+    const parsed = parseResponseHead(all.toString("latin1", 0, end));
+    if (parsed === undefined) this.refuseAnswer("a response head that is not valid HTTP/1.1");
+    else if (parsed.status === 101) this.onSwitched(parsed, all.subarray(0, headEnd), all.subarray(headEnd));
+    else if (parsed.status < 200) this.onInterim(all.subarray(0, headEnd), all.subarray(headEnd));
+    else this.onDeclined(parsed, all.subarray(headEnd));
+  }
+
+  /** 100 Continue and the like: passed on; the final answer is still to come. */
+  private onInterim(head: Buffer, rest: Buffer): void {
+    if (++this.interim > MAX_INTERIM) {
+      this.refuseAnswer("too many interim responses");
+      return;
+    }
+    this.writeToClient(head);
+    if (rest.length > 0) this.readResponseHead(rest);
+  }
+
+  private onSwitched(parsed: ResponseHead, head: Buffer, rest: Buffer): void {
+    if (!switchesToOffered(parsed, this.scan.upgrade)) {
+      this.refuseAnswer("a 101 to a protocol the client did not offer");
+      return;
+    }
+    this.answered(101);
+    this.writeToClient(head);
+    this.open();
+    if (rest.length > 0) this.onUpstreamData(rest);
+  }
+
+  /** Any final status but 101: the connection stays HTTP for this one response, then closes. */
+  private onDeclined(parsed: ResponseHead, rest: Buffer): void {
+    const framing = bodyFraming(parsed, this.req.method ?? "GET");
+    if (framing === undefined) {
+      this.refuseAnswer("a response with invalid framing");
+      return;
+    }
+    this.answered(parsed.status);
+    this.state = DECLINED;
+    this.socket?.setTimeout(this.owner.timeouts.bodyMs);
+    this.body = new BodyEnd(framing);
+    this.writeToClient(Buffer.from(declinedHead(parsed, this.scan.requestId), "latin1"));
+    if (this.body.done) this.teardown();
+    else if (rest.length > 0) this.passDeclinedBody(rest);
+  }
+
+  private passDeclinedBody(chunk: Buffer): void {
+    const end = this.body?.advance(chunk) ?? 0;
+    if (end < 0) {
+      this.writeToClient(chunk);
+      return;
+    }
+    this.writeToClient(chunk.subarray(0, end));
+    this.teardown();
+  }
+
+  /** The target answered (101 or a final status): counted once, with the handshake's latency. */
+  private answered(status: number): void {
     this.socket?.setTimeout(0);
     this.release.stats.inFlight--;
     this.release.stats.record(status, performance.now() - this.startedAt, false);
     if (this.upstream !== undefined) this.upstream.longLived.add(this);
-    const rest = all.subarray(end + HEAD_END.length);
-    this.writeToClient(all.subarray(0, end + HEAD_END.length));
-    if (rest.length > 0) this.onUpstreamData(rest);
+  }
+
+  /** The target's answer is not one a proxy may pass on: its fault, 502 to the client. */
+  private refuseAnswer(why: string): void {
+    this.owner.log.warn(
+      { requestId: this.scan.requestId, target: this.upstream?.key, why },
+      "target answered an upgrade wrongly",
+    );
+    if (this.socket !== undefined) this.failUpstream(this.socket, "upstream_unavailable");
   }
 
   private forwardToUpstream(chunk: Buffer): void {
@@ -277,9 +374,12 @@ export class Tunnel implements LongLived {
     if (this.finished) return;
     this.finished = true;
     if (this.state === CONNECTING || this.state === HANDSHAKE) {
-      // The client hung up before the handshake finished.
+      // The client hung up before the target answered: the release's fault only if it had kept the
+      // client waiting past the threshold (docs/router.md, "Clients that leave").
+      const now = performance.now();
+      const held = this.sentAt > 0 && now - this.sentAt >= this.owner.abandonedAfterMs;
       this.release.stats.inFlight--;
-      this.release.stats.record(0, performance.now() - this.startedAt, false);
+      this.release.stats.record(held ? ABANDONED : ABORTED, now - this.startedAt, false);
     }
     this.state = DONE;
     this.client.end();

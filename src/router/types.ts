@@ -72,6 +72,12 @@ export interface RouterOptions {
   trustForwardedHeaders?: boolean;
   /** Most connections the router opens to one target. Default 256. */
   maxConnectionsPerTarget?: number;
+  /**
+   * A client that leaves after the release has held its whole request this long without answering
+   * counts against the release (`abandoned`, an error); one that leaves earlier is only `aborted`.
+   * Default 2 s. See docs/router.md, "Clients that leave".
+   */
+  abandonedAfterMs?: number;
 }
 
 export interface StatusClassCounts {
@@ -85,10 +91,19 @@ export interface StatusClassCounts {
 export interface StatsWindow {
   /** Every request sent to the release, including aborted ones and WebSocket upgrades. */
   requests: number;
-  /** 5xx from a target, proxy-made 502/503/504, and responses that broke off mid-body. */
+  /** 5xx from a target, proxy-made 502/503/504, responses that broke off mid-body, and `abandoned`. */
   errors: number;
-  /** The client went away before the response was complete (counted in requests and latencies, no status). */
+  /**
+   * The client went away before the response was complete, and not because the release kept it
+   * waiting past `abandonedAfterMs` (counted in requests and latencies, not in errors, no status).
+   */
   aborted: number;
+  /**
+   * The client went away after the release had held its whole request longer than `abandonedAfterMs`
+   * without answering: counted in requests, latencies and errors (a hanging release cannot pass an
+   * error-rate check), not in `aborted`.
+   */
+  abandoned: number;
   /** WebSocket (or other) upgrades answered 101; their latency is the handshake's. */
   upgrades: number;
   /** Uniform sample of request latencies in ms, at most 4096 values, in no particular order. */

@@ -10,6 +10,15 @@ import hdr, { type Histogram } from "hdr-histogram-js";
  */
 export const LATENCY_HIGHEST_US = 3_600_000_000;
 
+/**
+ * `record`'s status for a request the client left before the response was complete. ABORTED: not
+ * the release's fault (it was not keeping the client waiting for long). ABANDONED: the release had held
+ * the whole request longer than the router's `abandonedAfterMs` without answering, so it counts as an
+ * error (see docs/router.md, "Clients that leave").
+ */
+export const ABORTED = 0;
+export const ABANDONED = -1;
+
 export function createLatencyHistogram(): Histogram {
   return hdr.build({
     bitBucketSize: 32,
@@ -31,6 +40,7 @@ export class WindowBucket implements SampleSet {
   requests = 0;
   errors = 0;
   aborted = 0;
+  abandoned = 0;
   upgrades = 0;
   c2xx = 0;
   c3xx = 0;
@@ -49,7 +59,7 @@ export class WindowBucket implements SampleSet {
     this.samples = new Float64Array(capacity);
   }
 
-  /** `status` 0 = aborted by the client; 101 = upgraded. `broken` = failed after the headers went out. */
+  /** `status`: ABORTED, ABANDONED, 101 = upgraded, or the response's. `broken` = failed after the headers went out. */
   record(status: number, latencyMs: number, broken: boolean, random: () => number): void {
     this.requests++;
     if (status >= 500) {
@@ -59,7 +69,10 @@ export class WindowBucket implements SampleSet {
     else if (status >= 300) this.c3xx++;
     else if (status >= 200) this.c2xx++;
     else if (status === 101) this.upgrades++;
-    else this.aborted++;
+    else if (status === ABANDONED) {
+      this.abandoned++;
+      this.errors++;
+    } else this.aborted++;
     if (broken && status < 500) this.errors++;
     const us = Math.round(latencyMs * 1000);
     this.histogram.recordValue(us < 1 ? 1 : us > LATENCY_HIGHEST_US ? LATENCY_HIGHEST_US : us);
@@ -77,6 +90,7 @@ export class WindowBucket implements SampleSet {
     this.requests += other.requests;
     this.errors += other.errors;
     this.aborted += other.aborted;
+    this.abandoned += other.abandoned;
     this.upgrades += other.upgrades;
     this.c2xx += other.c2xx;
     this.c3xx += other.c3xx;
