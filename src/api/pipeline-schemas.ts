@@ -105,7 +105,7 @@ export const AddRepositoryBody = z.strictObject({
     .min(16, { error: "a webhook secret needs at least 16 characters" })
     .max(256)
     .optional()
-    .describe("The webhook secret; generated when absent. Returned once."),
+    .describe("The webhook secret; generated when absent. Stored only sealed under the data key."),
 });
 
 export const RepositoryParams = z.strictObject({ idOrName: z.string().min(1).max(128) });
@@ -211,7 +211,11 @@ export const Repository = z.object({
 
 export const AddRepositoryResponse = z.object({
   repository: Repository,
-  webhookSecret: z.string().describe("Shown once: set it as the secret of the provider's webhook."),
+  webhookSecret: z
+    .string()
+    .describe(
+      "Shown once (the server keeps it only sealed, and never returns it again): set it as the secret of the provider's webhook.",
+    ),
   webhooks: webhookUrls,
   hook: z
     .string()

@@ -486,7 +486,8 @@ describe("pipelines API on a real control plane", () => {
 
     it("refuses a bad signature (401), a replay (409), a malformed body (400) and writes nothing", async () => {
       const sha = head();
-      const body = githubPush("refs/heads/main", sha);
+      // Not the body of the test above: the same signed body twice is a replay whatever its delivery id.
+      const body = githubPush("refs/heads/main", sha).replace('"before":"', '"x_test":"replay","before":"');
       const delivery = randomUUID();
       const before = await runCount();
       const wrong = await hook<{ detail: string }>(`/hooks/github/${repoId}`, body, {

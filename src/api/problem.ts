@@ -40,6 +40,10 @@ const statusByCode: Record<ErrorCode, { status: number; title: string }> = {
   artifact_too_large: { status: 413, title: "Artifact too large" },
   artifact_changed: { status: 409, title: "Artifact changed while copied" },
   server_stopping: { status: 503, title: "Server stopping" },
+  // Secrets at rest (src/secrets) and webhook replays (src/api/routes/hooks.ts).
+  webhook_replayed: { status: 409, title: "Webhook delivery replayed" },
+  data_key_unusable: { status: 503, title: "Data key unusable" },
+  secret_unreadable: { status: 503, title: "Secret unreadable" },
   server_unreachable: { status: 502, title: "Server unreachable" },
   internal: { status: 500, title: "Internal error" },
 };

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
+import { generateDataKey } from "../secrets/index.js";
 import { openStore } from "../store/index.js";
 import { createPipelineEngine } from "./engine.js";
 import type { RunState } from "./types.js";
@@ -86,7 +87,7 @@ export async function runPipelineBenchmark(
       name: "bench",
       location: repo,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: generateDataKey().seal("0123456789abcdef0123", "test"),
       createdBy: "bench",
     });
     const engine = createPipelineEngine({ store, logger: createSilentLogger(), dataDir: join(root, "data") });

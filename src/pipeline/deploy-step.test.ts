@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeliveryWorld } from "../rollout/test-fixtures.js";
+import { generateDataKey } from "../secrets/index.js";
 import type { PipelineRun } from "../store/index.js";
 import type { RunState } from "./types.js";
 
@@ -47,7 +48,7 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
       name: "app",
       location: repo,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: generateDataKey().seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     return repository.id;

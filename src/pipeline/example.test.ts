@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createAgent, type Agent } from "../agent/index.js";
 import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
+import { generateDataKey } from "../secrets/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import { findFreePort } from "../util/ports.js";
 import type { RunState } from "./types.js";
@@ -79,7 +80,7 @@ describe("the example's release pipeline", () => {
       name: "shop",
       location: repo,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: generateDataKey().seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
 

@@ -9,9 +9,13 @@
  *
  * Both are small POSIX sh scripts that hand the updates to `slipway-hook.mjs` next to them, run with
  * the node that runs Slipway (its absolute path). The sender POSTs them as JSON to
- * `<server>/hooks/local/<repository id>` with `X-Slipway-Hook-Secret`, waits at most 2 s, prints one
+ * `<server>/hooks/local/<repository id>` with `X-Slipway-Hook-Token`, waits at most 2 s, prints one
  * line per started run (`slipway: started release #12`) and always exits 0: a hook never fails the
- * git operation. The sender holds the secret, so it is mode 0700.
+ * git operation.
+ *
+ * The hook holds only what it needs: its own token (`slw_hook_…`), which the server keeps as a SHA-256
+ * hash and accepts for nothing but reporting pushes of this one repository. It never holds the webhook
+ * secret that GitHub, GitLab or Gitea sign with. The sender is mode 0700 all the same.
  *
  * A hook that was already there is renamed to `<name>.slipway-chained` and runs first, with the same
  * stdin and arguments; its exit status is the hook's. Installing again only rewrites Slipway's files
@@ -33,7 +37,9 @@ const exec = promisify(execFile);
 export const HOOK_MARKER = "slipway-hook v1";
 export const SENDER_FILE = "slipway-hook.mjs";
 export const CHAINED_SUFFIX = ".slipway-chained";
-export const HOOK_HEADER = "x-slipway-hook-secret";
+export const HOOK_HEADER = "x-slipway-hook-token";
+/** What hooks written by Slipway 0.1 sent: the repository's webhook secret itself. */
+export const LEGACY_HOOK_HEADER = "x-slipway-hook-secret";
 export const HOOK_TIMEOUT_MS = 2_000;
 
 export type HookName = "post-receive" | "post-commit";
@@ -42,7 +48,8 @@ export interface HookTarget {
   /** Absolute path of the repository (working tree or bare). */
   location: string;
   repositoryId: string;
-  secret: string;
+  /** The hook's own token (see the module comment); never the webhook secret. */
+  token: string;
   /** The control plane's base URL as reachable from this machine, e.g. `http://127.0.0.1:7070`. */
   serverUrl: string;
   /** Default `process.execPath`. */
@@ -122,6 +129,34 @@ export async function removeHooks(location: string): Promise<{ removed: string[]
     removed.push(sender);
   }
   return { removed, restored };
+}
+
+/**
+ * What the installed sender reports to and with which token; undefined when Slipway's sender is not
+ * installed, and `token: undefined` for a sender written by Slipway 0.1 (it held the webhook secret).
+ */
+export async function readInstalledSender(
+  location: string,
+): Promise<{ url: string | undefined; token: string | undefined } | undefined> {
+  let text: string | undefined;
+  try {
+    const { hooksDir } = await hooksDirOf(location);
+    text = await readIfExists(join(hooksDir, SENDER_FILE));
+  } catch {
+    return undefined;
+  }
+  if (!text?.includes(HOOK_MARKER)) return undefined;
+  const literal = (name: string): string | undefined => {
+    const match = new RegExp(`^const ${name} = ("(?:[^"\\\\]|\\\\.)*");$`, "m").exec(text)?.[1];
+    if (match === undefined) return undefined;
+    try {
+      const value: unknown = JSON.parse(match);
+      return typeof value === "string" ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { url: literal("URL_"), token: literal("TOKEN") };
 }
 
 /** Whether Slipway's sender is installed in this repository (hooks are refreshed only then). */
@@ -208,7 +243,7 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 
 const URL_ = ${JSON.stringify(url)};
-const SECRET = ${JSON.stringify(target.secret)};
+const TOKEN = ${JSON.stringify(target.token)};
 const TIMEOUT_MS = ${timeoutMs};
 
 const hook = process.argv[2] === "post-commit" ? "post-commit" : "post-receive";
@@ -233,7 +268,7 @@ if (updates.length > 0) {
   try {
     const res = await fetch(URL_, {
       method: "POST",
-      headers: { "content-type": "application/json", ${JSON.stringify(HOOK_HEADER)}: SECRET },
+      headers: { "content-type": "application/json", ${JSON.stringify(HOOK_HEADER)}: TOKEN },
       body: JSON.stringify({ hook, pusher, updates }),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });

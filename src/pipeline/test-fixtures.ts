@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
+import { generateDataKey } from "../secrets/index.js";
 import { openStore, type PipelineRun, type Store } from "../store/index.js";
 import { createPipelineEngine, type EngineOptions } from "./engine.js";
 import type { PipelineEngine } from "./engine-types.js";
@@ -81,7 +82,7 @@ export class PipelineWorld {
       name,
       location,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: generateDataKey().seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     return repo.id;

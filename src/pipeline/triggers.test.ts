@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Cron } from "croner";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
+import { generateDataKey } from "../secrets/index.js";
 import {
   openStore,
   type JsonValue,
@@ -29,6 +30,7 @@ import {
 } from "./triggers.js";
 
 const execAsync = promisify(execFile);
+const KEY = generateDataKey();
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", ["-c", "user.name=Alice", "-c", "user.email=alice@example.com", ...args], {
@@ -201,13 +203,19 @@ describe("triggers with a real store and git", () => {
       name: "demo",
       location: repo,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: KEY.seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     await applyPipelines(store, {
       nightly: { on: { schedule: [{ cron: "0 3 * * 1-5", timezone: "Europe/Berlin" }] }, jobs: { a: job } },
     });
-    triggers = createTriggers({ store, engine, logger: createSilentLogger(), pollIntervalMs: 0 });
+    triggers = createTriggers({
+      store,
+      engine,
+      logger: createSilentLogger(),
+      pollIntervalMs: 0,
+      dataKey: KEY,
+    });
     await triggers.start();
     const first = triggers.schedules();
     expect(first).toHaveLength(1);
@@ -247,7 +255,7 @@ describe("triggers with a real store and git", () => {
       name: "demo",
       location: repo,
       kind: "path",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: KEY.seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     await applyPipelines(store, {
@@ -255,7 +263,13 @@ describe("triggers with a real store and git", () => {
       code: { on: { push: { branches: ["main"], paths: ["src/**"] } }, jobs: { a: job } },
       tags: { on: { push: { tags: ["v*"] } }, jobs: { a: job } },
     });
-    triggers = createTriggers({ store, engine, logger: createSilentLogger(), pollIntervalMs: 0 });
+    triggers = createTriggers({
+      store,
+      engine,
+      logger: createSilentLogger(),
+      pollIntervalMs: 0,
+      dataKey: KEY,
+    });
     const before = git(repo, "rev-parse", "HEAD");
     const after = commit(repo, { "src/app.js": "x\n" }, "code");
     const push = await triggers.readLocalPush(repository, { before, after, ref: "refs/heads/main" }, "alice");
@@ -322,13 +336,19 @@ describe("triggers with a real store and git", () => {
       name: "remote",
       location: `file://${bare}`,
       kind: "url",
-      webhookSecret: "0123456789abcdef0123",
+      sealedWebhookSecret: KEY.seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     await applyPipelines(store, {
       ci: { on: { push: { paths: ["src/**"] } }, jobs: { a: job } },
     });
-    triggers = createTriggers({ store, engine, logger: createSilentLogger(), pollIntervalMs: 0 });
+    triggers = createTriggers({
+      store,
+      engine,
+      logger: createSilentLogger(),
+      pollIntervalMs: 0,
+      dataKey: KEY,
+    });
     await triggers.pollOnce();
     expect(started).toHaveLength(0);
     const first = await store.pipelines.findRepository(repository.id);
@@ -400,7 +420,7 @@ describe("local git hooks", () => {
     const target = {
       location: repo,
       repositoryId: "repo_test",
-      secret: "s3cret-s3cret-s3cret",
+      token: "slw_hook_t0ken-t0ken-t0ken",
       serverUrl: url,
     };
     const first = await installHooks(target);
@@ -424,7 +444,7 @@ describe("local git hooks", () => {
     expect(readFileSync(join(root, "chained.log"), "utf8")).toBe("chained\n");
     const sha = git(repo, "rev-parse", "HEAD");
     expect(received).toHaveLength(1);
-    expect(received[0]?.headers["x-slipway-hook-secret"]).toBe("s3cret-s3cret-s3cret");
+    expect(received[0]?.headers["x-slipway-hook-token"]).toBe("slw_hook_t0ken-t0ken-t0ken");
     expect(received[0]?.body).toMatchObject({
       hook: "post-commit",
       updates: [{ before: ZERO_ID, after: sha, ref: "refs/heads/main" }],
@@ -452,7 +472,7 @@ describe("local git hooks", () => {
     const installed = await installHooks({
       location: bare,
       repositoryId: "repo_x",
-      secret: "s3cret-s3cret-s3cret",
+      token: "slw_hook_t0ken-t0ken-t0ken",
       serverUrl: "http://127.0.0.1:9", // discard port: nothing listens
     });
     expect(installed.bare).toBe(true);

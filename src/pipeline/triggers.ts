@@ -25,21 +25,25 @@
  * Declared inputs' defaults apply to every run, also those started by a push or a schedule.
  */
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { Cron } from "croner";
 import type { Logger } from "pino";
-import type {
-  PipelineRun,
-  PipelineTrigger,
-  Store,
-  StoredEvent,
-  TriggerKind,
-  WatchedRepository,
+import type { DataKey } from "../secrets/index.js";
+import {
+  deliveryReplayed,
+  type DeliveryClaim,
+  type PipelineRun,
+  type PipelineTrigger,
+  type Store,
+  type StoredEvent,
+  type TriggerKind,
+  type WatchedRepository,
 } from "../store/index.js";
 import { SlipwayError } from "../util/errors.js";
 import type { PipelineEngine } from "./engine-types.js";
-import { gitEnv, hooksInstalled, installHooks, removeHooks, type InstalledHooks } from "./hook-script.js";
+import { gitEnv } from "./hook-script.js";
+import { RepositoryKeeper, type AddedRepository, type AddRepositoryInput } from "./repositories.js";
 import type { PipelineSpec } from "./spec.js";
 import { explainPushMatch, type PushEvent, type WebhookProvider } from "./webhooks/index.js";
 
@@ -54,7 +58,10 @@ export type PushSource = WebhookProvider | "local" | "poll";
 /** A push as the triggers read it: a webhook's PushEvent, or one from a local hook or the poller. */
 export interface TriggerPush {
   provider: PushSource;
+  /** Replay protection: with a delivery id, the push is recorded with the runs it starts. */
   deliveryId: string | undefined;
+  /** SHA-256 (hex) of the body a signature covered; the same body twice is a replay. */
+  bodyHash?: string | null;
   /** `refs/heads/main`, `refs/tags/v1.2.0`. */
   ref: string;
   branch?: string;
@@ -95,23 +102,7 @@ export interface ScheduleView {
   nextRun: string | null;
 }
 
-export interface AddRepositoryInput {
-  name: string;
-  location: string;
-  /** Generated (32 characters) when absent. */
-  secret?: string | undefined;
-  actor: string;
-  /** Where the hooks send to, when the triggers were started without a server URL. */
-  serverUrl?: string | undefined;
-}
-
-export interface AddedRepository {
-  repository: WatchedRepository;
-  webhookSecret: string;
-  /** The local hooks, for a repository watched by path; null for a URL (polled) or when installing failed. */
-  hooks: InstalledHooks | null;
-  hookError?: string;
-}
+export type { AddedRepository, AddRepositoryInput } from "./repositories.js";
 
 export interface Triggers {
   /** Schedules, polling, and a refresh of installed hooks to `serverUrl`. */
@@ -119,7 +110,14 @@ export interface Triggers {
   stop(): Promise<void>;
   /** The control plane's URL as given to start(), for hooks and webhook URLs. */
   readonly serverUrl: string | undefined;
+  /**
+   * Starts the pipelines a push matches. A push with a delivery id that was seen before (or whose
+   * signed body was) throws `webhook_replayed` and starts nothing; the delivery is recorded with the
+   * runs it starts (or alone when it starts none), never when starting them failed.
+   */
   onPush(push: TriggerPush, repository: WatchedRepository): Promise<PushOutcome>;
+  /** A repository's webhook secret, opened; `secret_unreadable` when the data key cannot. */
+  webhookSecret(repository: WatchedRepository): string;
   /** A local hook's ref update, with changed paths from git. */
   readLocalPush(
     repository: WatchedRepository,
@@ -127,7 +125,10 @@ export interface Triggers {
     pusher: string,
   ): Promise<TriggerPush>;
   startManual(input: ManualRunInput): Promise<PipelineRun>;
-  /** Checks the location (a path must be a git repository), stores it, and installs the local hooks. */
+  /**
+   * Checks the location (a path must be a git repository), stores it with its webhook secret sealed,
+   * and installs the local hooks with their own token.
+   */
   addRepository(input: AddRepositoryInput): Promise<AddedRepository>;
   /** Removes the local hooks (putting chained ones back), then the repository. */
   removeRepository(idOrName: string, actor: string): Promise<WatchedRepository>;
@@ -141,6 +142,8 @@ export interface TriggersOptions {
   store: Store;
   engine: PipelineEngine;
   logger: Logger;
+  /** Seals and opens the repositories' webhook secrets. */
+  dataKey: DataKey;
   serverUrl?: string;
   now?: () => number;
   /** Default 30 s; 0 turns polling off. */
@@ -406,9 +409,17 @@ class TriggerSet implements Triggers {
   #started = false;
   #stopping = new AbortController();
 
+  readonly #repositories: RepositoryKeeper;
+
   constructor(options: TriggersOptions) {
     this.#o = options;
     this.#serverUrl = options.serverUrl;
+    this.#repositories = new RepositoryKeeper({
+      store: options.store,
+      dataKey: options.dataKey,
+      logger: options.logger,
+      checkLocation,
+    });
   }
 
   #isStopping(): boolean {
@@ -431,7 +442,7 @@ class TriggerSet implements Triggers {
       if (event.type === "config.applied") void this.rebuildSchedules();
     });
     await this.rebuildSchedules();
-    await this.#refreshHooks();
+    await this.#repositories.prepare(this.#serverUrl);
     const every = this.#o.pollIntervalMs ?? POLL_INTERVAL_MS;
     if (every > 0) {
       this.#pollTimer = setInterval(() => void this.pollOnce(), every);
@@ -456,23 +467,69 @@ class TriggerSet implements Triggers {
   // ---- pushes -----------------------------------------------------------------------------------
 
   async onPush(push: TriggerPush, repository: WatchedRepository): Promise<PushOutcome> {
+    const delivery = await this.#claim(push, repository);
+    const { failed, ...outcome } = await this.#startMatching(push, repository, delivery);
+    if (delivery !== undefined && outcome.runs.length === 0 && !failed) {
+      // Nothing started and nothing failed to: record the delivery alone, so that a replay is refused.
+      // (Runs record it in their own transaction; a failure leaves it unrecorded, to be redelivered.)
+      if (!(await this.#o.store.pipelines.recordDelivery(delivery))) await this.#refuseReplay(delivery);
+    }
+    this.#o.logger.info(
+      {
+        repository: repository.name,
+        ref: push.ref,
+        sha: push.sha,
+        provider: push.provider,
+        runs: outcome.runs.map((r) => r.id),
+      },
+      outcome.runs.length === 0 ? "push started no pipeline" : "push started pipeline runs",
+    );
+    return outcome;
+  }
+
+  /** The delivery this push records, after checking it is not a replay; undefined without an id. */
+  async #claim(push: TriggerPush, repository: WatchedRepository): Promise<DeliveryClaim | undefined> {
+    if (push.deliveryId === undefined) return undefined;
+    const delivery: DeliveryClaim = {
+      provider: push.provider,
+      deliveryId: push.deliveryId,
+      repository: repository.id,
+      bodyHash: push.bodyHash ?? null,
+      claim: randomUUID(),
+    };
+    await this.#refuseReplay(delivery, false);
+    return delivery;
+  }
+
+  /** Throws `webhook_replayed` when the delivery was seen (always, when `certain`: a write said so). */
+  async #refuseReplay(delivery: DeliveryClaim, certain = true): Promise<void> {
+    const seen = await this.#o.store.pipelines.findDelivery(delivery);
+    if (seen !== undefined) throw deliveryReplayed(delivery, seen);
+    if (certain) {
+      throw new SlipwayError("webhook_replayed", `delivery ${delivery.deliveryId} was processed already`);
+    }
+  }
+
+  async #startMatching(
+    push: TriggerPush,
+    repository: WatchedRepository,
+    delivery: DeliveryClaim | undefined,
+  ): Promise<PushOutcome & { failed: boolean }> {
     const what =
       push.tag !== undefined
         ? `tag ${push.tag}`
         : push.branch !== undefined
           ? `branch ${push.branch}`
           : push.ref;
-    if (push.deleted) {
-      return { runs: [], reason: `${what} was deleted; a deletion starts nothing`, skipped: [] };
-    }
+    const none = (reason: string) => ({ runs: [], reason, skipped: [], failed: false });
+    if (push.deleted) return none(`${what} was deleted; a deletion starts nothing`);
     const pipelines = (await this.#applied()).filter((p) => p.spec.on?.push !== undefined);
-    if (pipelines.length === 0) {
-      return { runs: [], reason: "no pipeline has an on.push trigger", skipped: [] };
-    }
+    if (pipelines.length === 0) return none("no pipeline has an on.push trigger");
     // filter.ts reads only ref, branch, tag, deleted and the changed paths, which every push has.
     const event = push as unknown as PushEvent;
     const runs: PipelineRun[] = [];
     const skipped: PushOutcome["skipped"] = [];
+    let failed = false;
     for (const { name, spec } of pipelines) {
       const match = explainPushMatch(spec.on?.push ?? {}, event);
       if (!match.matched) {
@@ -489,27 +546,19 @@ class TriggerSet implements Triggers {
         repository: repository.id,
         inputs: defaultInputs(spec),
         changedPaths: push.changedPaths,
-        ...(push.deliveryId === undefined ? {} : { deliveryId: push.deliveryId }),
+        ...(delivery === undefined ? {} : { deliveryId: delivery.deliveryId, delivery }),
       };
       try {
         runs.push(await this.#o.engine.startRun({ pipeline: name, trigger }));
       } catch (err) {
-        if (!(err instanceof SlipwayError)) throw err;
+        // A replay that won a race with this attempt, or a fault: not a reason to skip one pipeline.
+        if (!(err instanceof SlipwayError) || err.code === "webhook_replayed") throw err;
         skipped.push({ pipeline: name, reason: err.message });
+        failed = true;
       }
     }
-    this.#o.logger.info(
-      {
-        repository: repository.name,
-        ref: push.ref,
-        sha: push.sha,
-        provider: push.provider,
-        runs: runs.map((r) => r.id),
-      },
-      runs.length === 0 ? "push started no pipeline" : "push started pipeline runs",
-    );
-    if (runs.length > 0) return { runs, skipped };
-    return { runs, skipped, reason: `no pipeline matches ${what}` };
+    if (runs.length > 0) return { runs, skipped, failed };
+    return { runs, skipped, reason: `no pipeline matches ${what}`, failed };
   }
 
   async readLocalPush(
@@ -698,64 +747,19 @@ class TriggerSet implements Triggers {
 
   // ---- repositories -----------------------------------------------------------------------------
 
-  async addRepository(input: AddRepositoryInput): Promise<AddedRepository> {
-    const { location, kind } = await checkLocation(input.location);
-    const secret = input.secret ?? randomSecret();
-    const repository = await this.#o.store.pipelines.addRepository({
-      name: input.name,
-      location,
-      kind,
-      webhookSecret: secret,
-      createdBy: input.actor,
-    });
-    if (kind !== "path") return { repository, webhookSecret: secret, hooks: null };
-    const serverUrl = this.#serverUrl ?? input.serverUrl;
-    if (serverUrl === undefined) {
-      return {
-        repository,
-        webhookSecret: secret,
-        hooks: null,
-        hookError: "the server's URL is not known yet",
-      };
-    }
-    try {
-      const hooks = await installHooks({ location, repositoryId: repository.id, secret, serverUrl });
-      return { repository, webhookSecret: secret, hooks };
-    } catch (err) {
-      this.#o.logger.warn({ err, repository: repository.name }, "could not install the git hooks");
-      return { repository, webhookSecret: secret, hooks: null, hookError: (err as Error).message };
-    }
+  addRepository(input: AddRepositoryInput): Promise<AddedRepository> {
+    return this.#repositories.add(input, this.#serverUrl);
   }
 
   async removeRepository(idOrName: string, actor: string): Promise<WatchedRepository> {
-    const repository = await this.#o.store.pipelines.findRepository(idOrName);
-    if (repository === undefined) throw new SlipwayError("not_found", `no watched repository ${idOrName}`);
-    if (repository.kind === "path") {
-      await removeHooks(repository.location).catch((err: unknown) => {
-        this.#o.logger.warn({ err, repository: repository.name }, "could not remove the git hooks");
-      });
-    }
-    await this.#o.store.pipelines.removeRepository(repository.id, actor);
+    const repository = await this.#repositories.remove(idOrName, actor);
     this.#polled.delete(repository.id);
     this.#pollErrors.delete(repository.id);
     return repository;
   }
 
-  /** Hooks written by an earlier server may point at another port: rewrite them to this one. */
-  async #refreshHooks(): Promise<void> {
-    const serverUrl = this.#serverUrl;
-    if (serverUrl === undefined) return;
-    for (const repo of await this.#o.store.pipelines.listRepositories()) {
-      if (repo.kind !== "path" || !(await hooksInstalled(repo.location))) continue;
-      await installHooks({
-        location: repo.location,
-        repositoryId: repo.id,
-        secret: repo.webhookSecret,
-        serverUrl,
-      }).catch((err: unknown) => {
-        this.#o.logger.warn({ err, repository: repo.name }, "could not refresh the git hooks");
-      });
-    }
+  webhookSecret(repository: WatchedRepository): string {
+    return this.#repositories.webhookSecret(repository);
   }
 
   // ---- schedules --------------------------------------------------------------------------------
@@ -883,7 +887,6 @@ class TriggerSet implements Triggers {
     if (first) return;
     for (const [ref, sha] of changed) {
       const deliveryId = pushDeliveryId("poll", repo.id, sha, ref);
-      if (!(await this.#o.store.pipelines.recordDelivery("poll", deliveryId, repo.id))) continue;
       const before = repo.heads[ref] ?? ZERO_ID;
       const push: TriggerPush = {
         provider: "poll",
@@ -899,7 +902,10 @@ class TriggerSet implements Triggers {
       };
       if (ref.startsWith("refs/heads/")) push.branch = ref.slice(11);
       else push.tag = ref.slice(10);
-      await this.onPush(push, repo);
+      // Another replica (or this one before a restart) started it already: nothing to do.
+      await this.onPush(push, repo).catch((err: unknown) => {
+        if (!(err instanceof SlipwayError && err.code === "webhook_replayed")) throw err;
+      });
     }
   }
 
@@ -938,11 +944,6 @@ export async function checkLocation(location: string): Promise<{ location: strin
     "invalid_request",
     `location ${JSON.stringify(location)} is neither an absolute path nor a URL (https://, ssh://, git://, file:// or user@host:path)`,
   );
-}
-
-function randomSecret(): string {
-  // 24 random bytes: 32 base64url characters.
-  return randomBytes(24).toString("base64url");
 }
 
 function lines(text: string): string[] {

@@ -15,12 +15,14 @@ import { createPipelineEngine } from "../pipeline/engine.js";
 import type { PipelineEngine } from "../pipeline/engine-types.js";
 import { createTriggers, type Triggers } from "../pipeline/triggers.js";
 import { SlipwayError } from "../util/errors.js";
-import { formatUrl, type ServerSettings } from "./settings.js";
+import { openServerDataKey } from "./data-key.js";
+import { dataKeyPath, formatUrl, type ServerSettings } from "./settings.js";
 
 export {
   resolveServerSettings,
   parseListen,
   formatUrl,
+  dataKeyPath,
   DEFAULT_LISTEN,
   DEFAULT_DATA_DIR,
   type ServerSettings,
@@ -76,6 +78,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let app: FastifyInstance | undefined;
   try {
     const logger = options.logger ?? openLogger(settings, options.prettyLogs ?? false);
+    const dataKey = await openServerDataKey(store, dataKeyPath(settings), logger);
     const adminToken = await bootstrapAdminToken(store);
     const localToken = `slw_local_${randomBytes(24).toString("base64url")}`;
     const controller = new RolloutController({
@@ -94,7 +97,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       deployer: createDeployer(store, service),
       ...(settings.pipelineParallelism === undefined ? {} : { parallelism: settings.pipelineParallelism }),
     });
-    const triggers = createTriggers({ store, engine: pipelines, logger });
+    const triggers = createTriggers({ store, engine: pipelines, logger, dataKey });
     app = await buildApi({
       delivery: { service, controller },
       pipelines: { engine: pipelines, triggers },

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseSize } from "../config/index.js";
 import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from "../release/artifact.js";
 import { SlipwayError } from "../util/errors.js";
@@ -16,6 +16,12 @@ export interface ServerSettings {
   logLevel: string;
   /** Pipeline jobs running at once (env SLIPWAY_PIPELINE_PARALLELISM, default 2). */
   pipelineParallelism?: number;
+  /**
+   * The data key file that seals secrets at rest (env SLIPWAY_DATA_KEY_FILE; default
+   * `<dataDir>/keys/data.key`, see {@link dataKeyPath}). Control planes sharing one PostgreSQL store
+   * must share one key file.
+   */
+  dataKeyFile?: string | undefined;
   /** Release artifact limits (env SLIPWAY_ARTIFACT_MAX_BYTES, e.g. 4GiB, and SLIPWAY_ARTIFACT_MAX_FILES). */
   artifactLimits?: ArtifactLimits;
 }
@@ -55,6 +61,7 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
     databaseUrl: databaseUrl === "" ? undefined : databaseUrl,
     logLevel,
     pipelineParallelism: parallelism(env.SLIPWAY_PIPELINE_PARALLELISM),
+    dataKeyFile: env.SLIPWAY_DATA_KEY_FILE ? resolve(env.SLIPWAY_DATA_KEY_FILE) : undefined,
     artifactLimits: Object.freeze(artifactLimits(env)),
   });
 }
@@ -97,6 +104,11 @@ function parallelism(text: string | undefined): number {
     );
   }
   return n;
+}
+
+/** Where the data key lives: `dataKeyFile`, else `<dataDir>/keys/data.key`. */
+export function dataKeyPath(settings: Pick<ServerSettings, "dataDir" | "dataKeyFile">): string {
+  return settings.dataKeyFile ?? join(settings.dataDir, "keys", "data.key");
 }
 
 /** `127.0.0.1:7070`, `localhost:0`, `[::1]:7070`. A bare port is refused: the host is a security choice. */

@@ -25,6 +25,7 @@ import { checkWritable, WriteOutcomes } from "./writability.js";
 export type * from "./types.js";
 export { SQLITE_FILE_NAME } from "./sqlite.js";
 export { TOKEN_SECRET_PREFIX } from "./token-repository.js";
+export { deliveryReplayed, newRepositoryId } from "./watched-repositories.js";
 export { DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT } from "./event-repository.js";
 export {
   ACTIVE_ROLLOUT_STATUSES,

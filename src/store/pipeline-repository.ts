@@ -1,12 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { isAbsolute } from "node:path";
-
 import { sql, type Selectable, type Transaction } from "kysely";
 
 import { SlipwayError } from "../util/errors.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import {
-  compareText,
   invalid,
   requireName,
   requireOneOf,
@@ -17,7 +13,7 @@ import {
   validateEvents,
   write,
 } from "./repository-support.js";
-import type { PipelineRunsTable, RepositoriesTable, StoreDatabase } from "./schema.js";
+import type { PipelineRunsTable, StoreDatabase } from "./schema.js";
 import {
   FINAL_RUN_STATUSES,
   PIPELINE_RUN_STATUSES,
@@ -29,17 +25,27 @@ import {
   type PipelineRunQuery,
   type PipelineRunStatus,
   type PipelineRunUpdate,
+  type DeliveryClaim,
   type PipelineTrigger,
-  type RepositoryInput,
   type TriggerKind,
-  type WatchedRepository,
 } from "./types.js";
+import {
+  addRepository,
+  claimDelivery,
+  findDelivery,
+  findRepository,
+  listRepositories,
+  recordDelivery,
+  removeRepository,
+  deliveryReplayed,
+  requireLabel,
+  sealClearWebhookSecrets,
+  setHookTokenHash,
+  setRepositoryHeads,
+  validateDeliveryKey,
+} from "./watched-repositories.js";
 
 export const DEFAULT_RUN_LIMIT = 20;
-/** The same rule as a label in slipway.yaml (`config/names.ts`); repeated so the store needs no zod. */
-const LABEL = /^[a-z][a-z0-9-]{0,62}$/;
-const MIN_WEBHOOK_SECRET_LENGTH = 16;
-const REPOSITORY_KINDS: readonly RepositoryInput["kind"][] = ["path", "url"];
 /** A record, not a list, so the compiler notices a trigger kind added to the contract but not here. */
 const TRIGGER_KIND_SET: Record<TriggerKind, true> = {
   push: true,
@@ -50,22 +56,11 @@ const TRIGGER_KIND_SET: Record<TriggerKind, true> = {
   local: true,
 };
 const TRIGGER_KINDS = Object.keys(TRIGGER_KIND_SET) as TriggerKind[];
-const BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 type Trx = Transaction<StoreDatabase>;
 
 // ---------------------------------------------------------------------------------------------------
 // Validation: everything is checked before a transaction starts, so a bad request never takes the lock.
-
-function requireLabel(value: unknown, what: string): string {
-  if (typeof value !== "string" || !LABEL.test(value)) {
-    throw invalid(
-      `${what} must be a lowercase name of letters, digits and "-", starting with a letter, at most 63` +
-        (typeof value === "string" ? ` (got ${JSON.stringify(value.slice(0, 80))})` : ""),
-    );
-  }
-  return value;
-}
 
 function requireOptionalText(value: unknown, what: string): string | null {
   return value === null ? null : requireName(value, `${what} (or null)`);
@@ -122,6 +117,8 @@ interface ValidRunInput {
   status: PipelineRunStatus;
   trigger: PipelineTrigger;
   triggerJson: string;
+  /** Recorded with the run, not stored in it. */
+  delivery: DeliveryClaim | undefined;
   spec: string;
   state: string;
 }
@@ -136,10 +133,15 @@ function validateRunInput(input: PipelineRunInput): ValidRunInput {
     input.status === undefined
       ? "queued"
       : requireOneOf<PipelineRunStatus>(input.status, PIPELINE_RUN_STATUSES, "status");
+  const delivery =
+    input.trigger.delivery === undefined
+      ? undefined
+      : validateDeliveryKey(input.trigger.delivery, "trigger.delivery", true);
   return {
     input,
     status,
     trigger,
+    delivery,
     triggerJson: toJson(trigger, "trigger"),
     spec: toJson(input.spec, "spec"),
     state: toJson(input.state, "state"),
@@ -163,37 +165,6 @@ function validateRunUpdate(update: PipelineRunUpdate): ValidRunUpdate {
   return { update, state: toJson(update.state, "state"), events: validateEvents(update.events) };
 }
 
-function validateRepositoryInput(input: RepositoryInput): RepositoryInput {
-  if (!isPlainObject(input))
-    throw invalid("a repository needs { name, location, kind, webhookSecret, createdBy }");
-  const kind = requireOneOf(input.kind, REPOSITORY_KINDS, "kind");
-  const location = requireName(input.location, "location");
-  if (kind === "path" && !isAbsolute(location)) {
-    throw invalid(`a path repository's location must be an absolute path (got ${JSON.stringify(location)})`);
-  }
-  // Never echo the secret, not even a part of it.
-  if (typeof input.webhookSecret !== "string" || input.webhookSecret.length < MIN_WEBHOOK_SECRET_LENGTH) {
-    throw invalid(`webhookSecret must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`);
-  }
-  return {
-    name: requireLabel(input.name, "name"),
-    location,
-    kind,
-    webhookSecret: input.webhookSecret,
-    createdBy: requireName(input.createdBy, "createdBy"),
-  };
-}
-
-function validateHeads(value: unknown): Record<string, string> {
-  if (!isPlainObject(value)) throw invalid("heads must be an object of refs to commit ids");
-  const heads: Record<string, string> = {};
-  for (const [ref, sha] of Object.entries(value)) {
-    if (ref === "") throw invalid("heads must not have an empty ref");
-    heads[ref] = requireName(sha, `heads[${JSON.stringify(ref)}]`);
-  }
-  return heads;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Rows to contract types.
 
@@ -215,19 +186,6 @@ function rowToRun(row: Selectable<PipelineRunsTable>): PipelineRun {
   };
 }
 
-function rowToRepository(row: Selectable<RepositoriesTable>): WatchedRepository {
-  return {
-    id: row.id,
-    name: row.name,
-    location: row.location,
-    kind: row.kind as RepositoryInput["kind"],
-    webhookSecret: row.webhook_secret,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    heads: JSON.parse(row.heads) as Record<string, string>,
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Errors.
 
@@ -246,30 +204,8 @@ function staleRun(id: number, expected: number, current: number): SlipwayError {
   );
 }
 
-function repositoryNotFound(idOrName: string): SlipwayError {
-  return new SlipwayError("not_found", `no watched repository ${idOrName}`);
-}
-
-function repositoryTaken(field: "name" | "location", value: string, holder: string): SlipwayError {
-  const message =
-    field === "name"
-      ? `a repository named ${value} already exists; nothing was added`
-      : `repository ${holder} already watches ${value}; nothing was added`;
-  return new SlipwayError("conflict", message, {
-    hint: field === "name" ? "choose another name" : `remove ${holder} first`,
-    details: { [field]: value, repository: holder },
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Shared statements.
-
-/** `repo_` + 10 base32 characters (50 random bits), like token ids. */
-function newRepositoryId(): string {
-  let id = "repo_";
-  for (const byte of randomBytes(10)) id += BASE32_ALPHABET.charAt(byte & 31);
-  return id;
-}
 
 /** max + 1, inside the write transaction (writes are serialized, so no two transactions see the same max). */
 async function nextRunId(trx: Trx): Promise<number> {
@@ -289,21 +225,17 @@ async function nextRunNumber(trx: Trx, pipeline: string): Promise<number> {
   return row.next;
 }
 
-function selectRepository(db: Pick<Trx, "selectFrom">, idOrName: string) {
-  return db
-    .selectFrom("repositories")
-    .selectAll()
-    .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-    .executeTakeFirst();
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Runs.
 
 async function createRun(ctx: RepositoryContext, raw: PipelineRunInput): Promise<PipelineRun> {
-  const { input, status, trigger, triggerJson, spec, state } = validateRunInput(raw);
+  const { input, status, trigger, delivery, triggerJson, spec, state } = validateRunInput(raw);
   const { pipeline } = input;
   return write(ctx, `creating a run of pipeline ${pipeline}`, async ({ trx, at, recordEvents }) => {
+    if (delivery !== undefined) {
+      const seen = await claimDelivery(trx, at, delivery);
+      if (seen !== undefined) throw deliveryReplayed(delivery, seen);
+    }
     const row: Selectable<PipelineRunsTable> = {
       id: await nextRunId(trx),
       pipeline,
@@ -407,129 +339,6 @@ async function updateRun(ctx: RepositoryContext, raw: PipelineRunUpdate): Promis
   });
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Watched repositories.
-
-async function addRepository(ctx: RepositoryContext, raw: RepositoryInput): Promise<WatchedRepository> {
-  const input = validateRepositoryInput(raw);
-  return write(ctx, `adding repository ${input.name}`, async ({ trx, at, recordEvents }) => {
-    const taken = await trx
-      .selectFrom("repositories")
-      .select(["name", "location"])
-      .where((eb) => eb.or([eb("name", "=", input.name), eb("location", "=", input.location)]))
-      .execute();
-    const byName = taken.find((r) => r.name === input.name);
-    if (byName !== undefined) throw repositoryTaken("name", input.name, byName.name);
-    const byLocation = taken.find((r) => r.location === input.location);
-    if (byLocation !== undefined) throw repositoryTaken("location", input.location, byLocation.name);
-
-    const row: Selectable<RepositoriesTable> = {
-      id: newRepositoryId(),
-      name: input.name,
-      location: input.location,
-      kind: input.kind,
-      webhook_secret: input.webhookSecret,
-      created_by: input.createdBy,
-      created_at: at,
-      heads: "{}",
-    };
-    await trx.insertInto("repositories").values(row).execute();
-    await recordEvents([
-      {
-        type: "repository.added",
-        actor: input.createdBy,
-        objectKind: "repository",
-        objectName: row.name,
-        // Never the secret: events are readable by every viewer.
-        payload: { id: row.id, location: row.location, kind: row.kind },
-      },
-    ]);
-    return rowToRepository(row);
-  });
-}
-
-async function listRepositories(ctx: RepositoryContext): Promise<WatchedRepository[]> {
-  const rows = await readQuery(ctx, () => ctx.db.selectFrom("repositories").selectAll().execute());
-  // Sorted here, not in SQL: PostgreSQL orders text by its collation, SQLite by bytes.
-  rows.sort((a, b) => compareText(a.name, b.name));
-  return rows.map(rowToRepository);
-}
-
-async function findRepository(
-  ctx: RepositoryContext,
-  idOrName: string,
-): Promise<WatchedRepository | undefined> {
-  requireName(idOrName, "a repository id or name");
-  const row = await readQuery(ctx, () => selectRepository(ctx.db, idOrName));
-  return row === undefined ? undefined : rowToRepository(row);
-}
-
-async function removeRepository(ctx: RepositoryContext, idOrName: string, actor: string): Promise<void> {
-  requireName(idOrName, "a repository id or name");
-  requireName(actor, "actor");
-  await write(ctx, `removing repository ${idOrName}`, async ({ trx, recordEvents }) => {
-    const row = await selectRepository(trx, idOrName);
-    if (row === undefined) throw repositoryNotFound(idOrName);
-    await trx.deleteFrom("repositories").where("id", "=", row.id).execute();
-    await recordEvents([
-      {
-        type: "repository.removed",
-        actor,
-        objectKind: "repository",
-        objectName: row.name,
-        payload: { id: row.id, location: row.location, kind: row.kind },
-      },
-    ]);
-  });
-}
-
-async function setRepositoryHeads(
-  ctx: RepositoryContext,
-  id: string,
-  rawHeads: Record<string, string>,
-): Promise<void> {
-  requireName(id, "a repository id");
-  const heads = JSON.stringify(validateHeads(rawHeads));
-  await write(ctx, `recording the heads of repository ${id}`, async ({ trx }) => {
-    const result = await trx
-      .updateTable("repositories")
-      .set({ heads })
-      .where("id", "=", id)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw repositoryNotFound(id);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Webhook deliveries.
-
-async function recordDelivery(
-  ctx: RepositoryContext,
-  provider: string,
-  deliveryId: string,
-  repository: string,
-): Promise<boolean> {
-  requireName(provider, "provider");
-  requireName(deliveryId, "deliveryId");
-  requireName(repository, "repository");
-  return write(ctx, `recording webhook delivery ${deliveryId}`, async ({ trx, at }) => {
-    // Look first rather than insert and catch the key violation: on PostgreSQL a failed statement aborts
-    // the whole transaction. Writes are serialized, so nobody can insert the same key in between.
-    const seen = await trx
-      .selectFrom("webhook_deliveries")
-      .select("provider")
-      .where("provider", "=", provider)
-      .where("delivery_id", "=", deliveryId)
-      .executeTakeFirst();
-    if (seen !== undefined) return false;
-    await trx
-      .insertInto("webhook_deliveries")
-      .values({ provider, delivery_id: deliveryId, repository, received_at: at })
-      .execute();
-    return true;
-  });
-}
-
 /**
  * Pipeline runs (numbered per pipeline, compare-and-set on their revision), the repositories Slipway
  * watches, and the webhook deliveries it has seen. Every write runs in one serialized transaction with
@@ -552,7 +361,9 @@ export function createPipelineRepository(ctx: RepositoryContext): PipelineReposi
     findRepository: (idOrName) => findRepository(ctx, idOrName),
     removeRepository: (idOrName, actor) => removeRepository(ctx, idOrName, actor),
     setRepositoryHeads: (id, heads) => setRepositoryHeads(ctx, id, heads),
-    recordDelivery: (provider, deliveryId, repository) =>
-      recordDelivery(ctx, provider, deliveryId, repository),
+    setHookTokenHash: (id, hash) => setHookTokenHash(ctx, id, hash),
+    sealClearWebhookSecrets: (seal) => sealClearWebhookSecrets(ctx, seal),
+    findDelivery: (key) => findDelivery(ctx, key),
+    recordDelivery: (claim) => recordDelivery(ctx, claim),
   };
 }

@@ -135,7 +135,12 @@ export interface RepositoriesTable {
   name: string;
   location: string;
   kind: string;
+  /** Legacy (before 0004): the clear secret, "" once sealed and in every newer row. */
   webhook_secret: string;
+  /** Sealed under the data key for `repositories.webhook_secret:<id>`; null until a legacy row is sealed. */
+  webhook_secret_sealed: string | null;
+  /** SHA-256 (hex) of the local hook's token; null without hooks. */
+  hook_token_hash: string | null;
   created_by: string;
   created_at: string;
   /** JSON: `{ ref: sha }`, what the poller last saw. */
@@ -148,6 +153,10 @@ export interface WebhookDeliveriesTable {
   /** The watched repository's id (not a foreign key: deliveries outlive a removed repository). */
   repository: string;
   received_at: string;
+  /** SHA-256 (hex) of the signed body; null for local and polled pushes. */
+  body_hash: string | null;
+  /** The attempt that recorded it (its runs share the claim); null for rows before 0004. */
+  claim: string | null;
 }
 
 /** One row (id 1), written by the writability check (`Store.checkWritable`). */

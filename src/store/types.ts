@@ -372,6 +372,36 @@ export interface PipelineTrigger {
   rerunOf?: number;
   /** Paths the push changed (for path filters and the run page). */
   changedPaths?: string[];
+  /**
+   * The delivery that caused the run: recorded in `webhook_deliveries` in the run's own transaction, so
+   * a delivery is recorded only with what it caused. Not stored in the run.
+   */
+  delivery?: DeliveryClaim;
+}
+
+/** What makes a delivery a replay: its id per provider, or (when signed) its body per repository. */
+export interface DeliveryKey {
+  /** `github`, `gitlab`, `gitea`, `local`, `poll`. */
+  provider: string;
+  deliveryId: string;
+  /** The watched repository's id. */
+  repository: string;
+  /** SHA-256 (hex) of the body a signature or token covered; null when nothing was signed. */
+  bodyHash: string | null;
+}
+
+/** A delivery as one attempt records it; the runs that attempt starts share the random `claim`. */
+export interface DeliveryClaim extends DeliveryKey {
+  claim: string;
+}
+
+/** A delivery seen before, and what matched: its id, or the same body under another id. */
+export interface SeenDelivery {
+  provider: string;
+  deliveryId: string;
+  receivedAt: string;
+  match: "delivery_id" | "body";
+  claim: string | null;
 }
 
 export interface PipelineRunInput {
@@ -420,18 +450,32 @@ export interface PipelineRunQuery {
 }
 
 export interface RepositoryInput {
+  /** `repo_` + 10 base32 characters; generated when absent (see `newRepositoryId`). */
+  id?: string;
   /** A label, unique. */
   name: string;
   /** An absolute path of a local repository, or a clone URL. */
   location: string;
   kind: "path" | "url";
-  /** The shared secret for webhook signatures (GitHub/Gitea HMAC key, GitLab token) and the local hook. */
-  webhookSecret: string;
+  /**
+   * The webhook secret (GitHub/Gitea HMAC key, GitLab token) SEALED under the data key for the context
+   * `repositories.webhook_secret:<id>` (src/secrets). The store never sees it in clear.
+   */
+  sealedWebhookSecret: string;
+  /** SHA-256 (hex) of the local git hook's token, or null when no hook is installed. */
+  hookTokenHash?: string | null;
   createdBy: string;
 }
 
-export interface WatchedRepository extends RepositoryInput {
+export interface WatchedRepository {
   id: string;
+  name: string;
+  location: string;
+  kind: "path" | "url";
+  /** Null only for a row an earlier version wrote in clear, until the next start seals it. */
+  sealedWebhookSecret: string | null;
+  hookTokenHash: string | null;
+  createdBy: string;
   createdAt: string;
   /** What the poller last saw: ref → sha. */
   heads: Record<string, string>;
@@ -441,7 +485,8 @@ export interface PipelineRepository {
   /**
    * Creates a run with number = the pipeline's highest + 1 (status `queued` unless given) and appends
    * `pipeline.run.created` (objectKind "pipeline", objectName pipeline, payload: id, number, trigger
-   * kind, actor, ref, sha).
+   * kind, actor, ref, sha). With `trigger.delivery`, the delivery is recorded in the same transaction;
+   * `webhook_replayed` (nothing written) when another attempt recorded it.
    */
   createRun(input: PipelineRunInput): Promise<PipelineRun>;
   /** `not_found` when absent. */
@@ -463,12 +508,22 @@ export interface PipelineRepository {
   removeRepository(idOrName: string, actor: string): Promise<void>;
   /** Replaces the heads the poller saw. */
   setRepositoryHeads(id: string, heads: Record<string, string>): Promise<void>;
-
+  /** Replaces the local hook's token hash (a reinstalled hook gets a new token); `not_found` when absent. */
+  setHookTokenHash(id: string, hash: string | null): Promise<void>;
   /**
-   * Records a webhook delivery id; false when it was recorded before (a replay), in which case nothing
-   * is written. Ids are kept per provider.
+   * Seals the webhook secrets that rows written before migration 0004 hold in clear, all in one
+   * transaction: `seal(id, clear)` returns the sealed value, and the clear column is emptied. Returns
+   * the ids sealed (none when every row is sealed already). If `seal` throws, nothing is written.
    */
-  recordDelivery(provider: string, deliveryId: string, repository: string): Promise<boolean>;
+  sealClearWebhookSecrets(seal: (id: string, clear: string) => string): Promise<string[]>;
+
+  /** The delivery this one repeats (same provider and id, or same repository and body), if any. */
+  findDelivery(key: DeliveryKey): Promise<SeenDelivery | undefined>;
+  /**
+   * Records a delivery that started no run. True when recorded now or by the same claim before (its
+   * runs' transaction); false when another attempt recorded it (a replay), and then nothing is written.
+   */
+  recordDelivery(claim: DeliveryClaim): Promise<boolean>;
 }
 
 /** A write the store could not make, for readiness reports: no paths, no driver messages. */

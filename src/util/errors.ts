@@ -27,6 +27,9 @@ export type ErrorCode =
   | "artifact_too_large"
   | "artifact_changed"
   | "server_stopping"
+  | "webhook_replayed"
+  | "data_key_unusable"
+  | "secret_unreadable"
   | "server_unreachable"
   | "internal";
 

@@ -1,16 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
-import { HOOK_HEADER } from "../../pipeline/hook-script.js";
+import { HOOK_HEADER, LEGACY_HOOK_HEADER } from "../../pipeline/hook-script.js";
+import { hookTokenMatches } from "../../pipeline/repositories.js";
+import type { PushOutcome, TriggerPush, Triggers } from "../../pipeline/triggers.js";
 import {
-  pushDeliveryId,
-  type PushOutcome,
-  type TriggerPush,
-  type Triggers,
-} from "../../pipeline/triggers.js";
-import { parsePush, verifyWebhook, type WebhookProvider } from "../../pipeline/webhooks/index.js";
+  deliveryIdentity,
+  parsePush,
+  verifyWebhook,
+  type WebhookHeaders,
+} from "../../pipeline/webhooks/index.js";
 import type { Store, WatchedRepository } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
-import { sameSecret } from "../../util/secrets.js";
 import * as P from "../pipeline-schemas.js";
 import * as S from "../schemas.js";
 import type { PipelinesApi } from "./pipelines.js";
@@ -20,12 +20,16 @@ export const HOOK_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
  * `POST /hooks/:provider/:repository` — pushes from GitHub, GitLab, Gitea and Slipway's own local git
- * hooks. Outside /api: no bearer token, the repository's webhook secret proves the sender instead.
+ * hooks. Outside /api: no bearer token. The repository's webhook secret (opened from its sealed form)
+ * proves a provider's delivery; the local hook proves itself with its own token, which can do nothing
+ * else.
  *
  * Order, so that nothing is written for a delivery that is not authentic: find the repository (an
- * unknown one is a bare 404), verify the signature over the raw body (401), parse (400 naming the
- * field), record the delivery id (a replay is 409 and starts nothing), then start the pipelines whose
- * `on.push` matches: 202 `{ runs, reason? }`.
+ * unknown one is a bare 404), verify the signature over the raw body (401), read the delivery id (400
+ * when missing), parse (400 naming the field), refuse a replay of the id or of the signed body (409
+ * `webhook_replayed`, nothing started), then start the pipelines whose `on.push` matches: 202
+ * `{ runs, reason? }`. The delivery is recorded with the runs it starts, so a delivery that failed
+ * (5xx) can be redelivered.
  *
  * Registered in its own plugin: its JSON parser keeps the raw bytes (an HMAC is over the bytes as
  * received), and a form-encoded body is refused with 415 and a hint to choose JSON.
@@ -83,27 +87,19 @@ export function registerHookRoutes(
         }
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         if (provider === "local") {
-          const given = request.headers[HOOK_HEADER];
-          const secret = typeof given === "string" ? given : undefined;
-          if (secret === undefined) {
-            throw new SlipwayError("unauthorized", `missing ${HOOK_HEADER} header`);
-          }
-          if (!sameSecret(secret, repo.webhookSecret)) {
-            throw new SlipwayError("unauthorized", `${HOOK_HEADER} does not match the repository's secret`);
-          }
-          const outcome = await localPush(raw, repo, triggers, store);
+          checkHookToken(request.headers, repo);
+          const outcome = await localPush(raw, repo, triggers);
           return reply.code(202).send(answer(outcome));
         }
-        const check = verifyWebhook(provider, request.headers, raw, repo.webhookSecret);
+        const check = verifyWebhook(provider, request.headers, raw, triggers.webhookSecret(repo));
         if (!check.ok) throw new SlipwayError("unauthorized", check.message);
+        const { deliveryId, bodyHash } = deliveryIdentity(provider, request.headers, raw);
         const event = parsePush(provider, request.headers, raw);
         if (event.kind === "ignored") {
           request.log.info({ provider, event: event.event }, "webhook delivery ignored");
           return reply.code(202).send({ runs: [], reason: event.reason });
         }
-        const deliveryId = event.deliveryId ?? `${event.before}:${event.sha}:${event.ref}`;
-        await record(store, provider, deliveryId, repo);
-        const outcome = await triggers.onPush({ ...event, deliveryId }, repo);
+        const outcome = await triggers.onPush({ ...event, deliveryId, bodyHash }, repo);
         return reply.code(202).send(answer(outcome));
       },
     );
@@ -111,25 +107,25 @@ export function registerHookRoutes(
   });
 }
 
-async function record(
-  store: Store,
-  provider: WebhookProvider | "local",
-  deliveryId: string,
-  repo: WatchedRepository,
-): Promise<void> {
-  if (!(await store.pipelines.recordDelivery(provider, deliveryId, repo.id))) {
-    throw new SlipwayError("conflict", `delivery ${deliveryId} was processed already`, {
-      hint: "a redelivery of a processed push starts nothing; push again or start the run by hand",
+/** The local hook's own token: the only thing `/hooks/local/<id>` accepts. */
+function checkHookToken(headers: WebhookHeaders, repo: WatchedRepository): void {
+  const given = (headers as Record<string, string | string[] | undefined>)[HOOK_HEADER];
+  if (typeof given !== "string") {
+    const legacy = (headers as Record<string, unknown>)[LEGACY_HOOK_HEADER] !== undefined;
+    throw new SlipwayError("unauthorized", `missing ${HOOK_HEADER} header`, {
+      ...(legacy
+        ? {
+            hint: "this hook was installed by an earlier Slipway; restart the control plane (it rewrites the hooks it installed) or add the repository again",
+          }
+        : {}),
     });
+  }
+  if (!hookTokenMatches(repo.hookTokenHash, given)) {
+    throw new SlipwayError("unauthorized", `${HOOK_HEADER} is not this repository's hook token`);
   }
 }
 
-async function localPush(
-  raw: Buffer,
-  repo: WatchedRepository,
-  triggers: Triggers,
-  store: Store,
-): Promise<PushOutcome> {
+async function localPush(raw: Buffer, repo: WatchedRepository, triggers: Triggers): Promise<PushOutcome> {
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
@@ -153,28 +149,30 @@ async function localPush(
   const pusher = body.pusher ?? "unknown";
   const outcome: PushOutcome = { runs: [], skipped: [] };
   const reasons: string[] = [];
-  let replayed: string | undefined;
+  let replayed: SlipwayError | undefined;
   let fresh = 0;
   for (const update of body.updates) {
-    const deliveryId = pushDeliveryId("local", repo.id, update.after, update.ref);
-    if (!(await store.pipelines.recordDelivery("local", deliveryId, repo.id))) {
-      replayed ??= deliveryId;
-      continue;
-    }
-    fresh += 1;
+    // Each update is a delivery of its own (`local:<repository>:<sha>:<ref>`), recorded with its runs.
     const push: TriggerPush = await triggers.readLocalPush(repo, update, pusher);
     if (push.branch === undefined && push.tag === undefined) {
+      fresh += 1;
       reasons.push(`ref ${push.ref} is neither a branch nor a tag`);
       continue;
     }
-    const one = await triggers.onPush(push, repo);
+    let one: PushOutcome;
+    try {
+      one = await triggers.onPush(push, repo);
+    } catch (err) {
+      if (!(err instanceof SlipwayError && err.code === "webhook_replayed")) throw err;
+      replayed ??= err;
+      continue;
+    }
+    fresh += 1;
     outcome.runs.push(...one.runs);
     outcome.skipped.push(...one.skipped);
     if (one.reason !== undefined) reasons.push(one.reason);
   }
-  if (fresh === 0 && replayed !== undefined) {
-    throw new SlipwayError("conflict", `delivery ${replayed} was processed already`);
-  }
+  if (fresh === 0 && replayed !== undefined) throw replayed;
   if (outcome.runs.length === 0 && reasons.length > 0) outcome.reason = [...new Set(reasons)].join("; ");
   return outcome;
 }

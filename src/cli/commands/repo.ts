@@ -2,12 +2,13 @@ import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import type { WatchedRepository } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { checkWebhookSecret } from "../options.js";
 import type { Output } from "../output.js";
 import { shortTime, table } from "../output.js";
 import { listOf } from "../pipeline-view.js";
 
-/** A watched repository as the API shows it (never its webhook secret). */
-type RepositoryView = Omit<WatchedRepository, "webhookSecret" | "heads"> & {
+/** A watched repository as the API shows it (never its webhook secret, sealed or not, nor its hook token). */
+type RepositoryView = Omit<WatchedRepository, "sealedWebhookSecret" | "hookTokenHash" | "heads"> & {
   webhooks?: Record<string, string>;
 };
 
@@ -44,6 +45,7 @@ export function registerRepo(program: Command, ctx: CliContext): void {
         options: { name?: string; secret?: string; json?: boolean },
         command: Command,
       ) => {
+        if (options.secret !== undefined) checkWebhookSecret(options.secret, "--secret");
         const client = connect(globals(command), ctx);
         const where = isUrl(location) ? location : resolve(ctx.cwd, location);
         const added = await client.post<AddResponse>("/api/v1/repositories", {
@@ -52,7 +54,7 @@ export function registerRepo(program: Command, ctx: CliContext): void {
           ...(options.secret === undefined ? {} : { secret: options.secret }),
         });
         if (options.json === true) ctx.output.json(added);
-        else ctx.output.out(renderAdded(ctx.output, added));
+        else ctx.output.out(renderAdded(ctx.output, added, options.secret !== undefined));
       },
     );
 
@@ -119,7 +121,11 @@ function hookLine(output: Output, added: AddResponse): string {
   return c.dim("none (a URL: polled for new commits, or set up a webhook below)");
 }
 
-function renderAdded(output: Output, added: AddResponse): string {
+/**
+ * The one time the webhook secret is shown: the server keeps it only sealed and never returns it again.
+ * A secret the user gave with --secret is not echoed back (it would land in terminal scrollback).
+ */
+function renderAdded(output: Output, added: AddResponse, given: boolean): string {
   const { c } = output;
   const r = added.repository;
   const label = (text: string): string => c.bold(text.padEnd(15));
@@ -127,8 +133,12 @@ function renderAdded(output: Output, added: AddResponse): string {
   return [
     `Watching ${c.bold(r.name)} (${r.id}, ${r.kind}): ${r.location}`,
     `${label("Local hook")} ${hookLine(output, added)}`,
-    `${label("Webhook secret")} ${c.bold(added.webhookSecret)}`,
-    c.yellow("  Copy it now: it is not shown again. Give it to the git host with its webhook URL."),
+    ...(given
+      ? [`${label("Webhook secret")} the one given with --secret (stored sealed, not shown)`]
+      : [
+          `${label("Webhook secret")} ${c.bold(added.webhookSecret)}`,
+          c.yellow("  Copy it now: it is not shown again. Give it to the git host with its webhook URL."),
+        ]),
     ...(webhooks.length === 0
       ? []
       : [c.bold("Webhook URLs"), ...webhooks.map(([p, url]) => `  ${p.padEnd(7)} ${url}`)]),

@@ -15,9 +15,12 @@
  * - github.ts, gitlab.ts, gitea.ts — one file per provider's payload, validated with loose zod
  *   objects (providers add fields). A malformed push is a SlipwayError("invalid_request") naming the
  *   field; a ping or any other event is `{ kind: "ignored", reason }`.
+ * - delivery.ts — what makes a delivery a replay: its id (a header no signature covers) or the
+ *   SHA-256 of its body per repository; a delivery without an id is refused.
  * - filter.ts — GitHub Actions' `on.push` semantics for `branches`, `tags` and `paths`, with `!`
  *   exclusions; glob.ts — `*`, `**`, `?`, `[…]`.
  */
+export { bodyHash, DELIVERY_ID_HEADERS, deliveryIdentity, type DeliveryIdentity } from "./delivery.js";
 export { createPatternList, explainPushMatch, matchesPush } from "./filter.js";
 export { compileGlob, matchesGlob } from "./glob.js";
 export { parsePush } from "./parse.js";

@@ -6,6 +6,7 @@ import { errorMessage } from "../store-errors.js";
 import * as initial from "./0001-initial.js";
 import * as delivery from "./0002-delivery.js";
 import * as pipelines from "./0003-pipelines.js";
+import * as secrets from "./0004-secrets.js";
 import * as heartbeat from "./0005-heartbeat.js";
 
 /**
@@ -18,6 +19,7 @@ export function createMigrationProvider(dialect: Dialect): MigrationProvider {
     "0001-initial": { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
     "0002-delivery": { up: (db) => delivery.up(db), down: (db) => delivery.down(db) },
     "0003-pipelines": { up: (db) => pipelines.up(db), down: (db) => pipelines.down(db) },
+    "0004-secrets": { up: (db) => secrets.up(db), down: (db) => secrets.down(db) },
     "0005-heartbeat": { up: (db) => heartbeat.up(db), down: (db) => heartbeat.down(db) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
