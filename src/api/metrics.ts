@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { droppedLogLines } from "../log/index.js";
 
 /**
  * Prometheus exposition for the control plane. One registry per server instance (no global default
@@ -20,6 +21,20 @@ export function registerMetrics(app: FastifyInstance): Registry {
     labelNames: ["method", "route"] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
+  });
+
+  // Read when scraped: the log writer counts what it could not write (a full disk), and says so in the
+  // log itself once it can write again.
+  let droppedReported = 0;
+  new Counter({
+    name: "slipway_log_dropped_total",
+    help: "Log lines dropped because the log could not be written (a full disk, an I/O error).",
+    registers: [registry],
+    collect() {
+      const dropped = droppedLogLines(app.log);
+      this.inc(dropped - droppedReported);
+      droppedReported = dropped;
+    },
   });
 
   app.addHook("onResponse", async (request, reply) => {

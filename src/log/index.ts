@@ -1,1 +1,2 @@
-export { createLogger, createSilentLogger, type LoggerOptions } from "./logger.js";
+export { createLogger, createSilentLogger, droppedLogLines, type LoggerOptions } from "./logger.js";
+export { redactHeaders, redactLogLine, redactText, redactUrl } from "./redact.js";
