@@ -142,12 +142,13 @@ export class RotatingLogFile {
   async #write(chunk: string, bytes: number): Promise<void> {
     if (bytes === 0) return;
     try {
-      await appendFile(this.path, chunk);
+      // Owner-only: a service's output may hold what other users of the machine should not read.
+      await appendFile(this.path, chunk, { mode: 0o600 });
     } catch (e) {
       if (!isMissing(e)) throw e;
       // Someone removed the log directory under a running instance: recreate it rather than go silent.
-      await mkdir(dirname(this.path), { recursive: true });
-      await appendFile(this.path, chunk);
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await appendFile(this.path, chunk, { mode: 0o600 });
     }
     this.#size = (this.#size ?? 0) + bytes;
   }

@@ -249,7 +249,7 @@ class LocalSupervisor implements Supervisor {
     try {
       const { logDir } = this.#options;
       const paths = pathsFor(logDir, spec);
-      await mkdir(join(logDir, spec.service, spec.env), { recursive: true });
+      await mkdir(join(logDir, spec.service, spec.env), { recursive: true, mode: 0o700 });
       const onLogError = (e: unknown) => {
         this.#logger.error({ err: e, instance: spec.id }, "instance log write failed");
       };

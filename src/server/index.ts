@@ -16,6 +16,7 @@ import type { PipelineEngine } from "../pipeline/engine-types.js";
 import { createTriggers, type Triggers } from "../pipeline/triggers.js";
 import { SlipwayError } from "../util/errors.js";
 import { openServerDataKey } from "./data-key.js";
+import { reportTightened, secureDataDir } from "./data-dir.js";
 import { dataKeyPath, formatUrl, type ServerSettings } from "./settings.js";
 
 export {
@@ -73,11 +74,14 @@ export function slipwayVersion(): string {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { settings } = options;
+  // Owner-only before anything is opened in it; what was looser is reported once the log is open.
+  const tightened = await secureDataDir(settings.dataDir);
   // The store first: it explains an unwritable data dir better than the log file would.
   const store = await openStore({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
   let app: FastifyInstance | undefined;
   try {
     const logger = options.logger ?? openLogger(settings, options.prettyLogs ?? false);
+    reportTightened(logger, tightened);
     const dataKey = await openServerDataKey(store, dataKeyPath(settings), logger);
     const adminToken = await bootstrapAdminToken(store);
     const localToken = `slw_local_${randomBytes(24).toString("base64url")}`;

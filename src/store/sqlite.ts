@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import Database from "better-sqlite3";
@@ -15,6 +15,7 @@ import {
 } from "kysely";
 
 import { SlipwayError } from "../util/errors.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../util/private-files.js";
 import type { StoreDatabase, StoreDb } from "./schema.js";
 import {
   errorCode,
@@ -134,9 +135,12 @@ function unwritable(path: string, e: unknown): SlipwayError {
 /** Creates the data directory and checks we may write there before SQLite reports a vaguer error. */
 function prepareDataDir(dataDir: string, file: string): void {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     accessSync(dataDir, constants.W_OK | constants.X_OK);
     if (existsSync(file)) accessSync(file, constants.R_OK | constants.W_OK);
+    // SQLite would create it 0644; an empty file is a new database to it, and the -wal and -shm files
+    // it creates later copy the database file's mode, so all three stay owner-only.
+    else closeSync(openSync(file, "a", PRIVATE_FILE_MODE));
   } catch (e) {
     // Node names the path that failed (the directory, a parent that is a file, or slipway.db itself).
     const failed = (e as NodeJS.ErrnoException).path;
