@@ -5,6 +5,7 @@ import type { Selectable } from "kysely";
 import { SlipwayError } from "../util/errors.js";
 import { readQuery, writeTransaction, type RepositoryContext } from "./context.js";
 import type { TokensTable } from "./schema.js";
+import { isBusy } from "./store-errors.js";
 import type { TokenRecord, TokenRepository, TokenRole } from "./types.js";
 
 export const TOKEN_SECRET_PREFIX = "slw_";
@@ -143,10 +144,11 @@ async function verifyToken(ctx: RepositoryContext, secret: string): Promise<Toke
   } catch (e) {
     // A store that cannot take this write (busy, disk full, read-only) must not turn a valid token into a
     // failed request — reads go on working there: the touch is only a hint, and the next request a
-    // minute on will make it. The failure still counts for readiness.
+    // minute on will make it. The failure still counts for readiness, unless it was only another
+    // writer's lock: this write waits 200 ms for it, not the 5 s a transaction waits.
     const mapped = ctx.mapError(e, "write");
     if (!(mapped instanceof SlipwayError && mapped.code === "store_unavailable")) throw mapped;
-    ctx.writes.failed(mapped, usedAt);
+    if (!isBusy(e)) ctx.writes.failed(mapped, usedAt);
     return rowToRecord(row);
   }
   return rowToRecord({ ...row, last_used_at: usedAt });
