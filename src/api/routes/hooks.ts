@@ -73,6 +73,7 @@ export function registerHookRoutes(
             404: S.Problem,
             409: S.Problem,
             415: S.Problem,
+            503: S.Problem,
           },
         },
       },
