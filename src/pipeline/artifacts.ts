@@ -12,6 +12,7 @@ import { cp, mkdir, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import { digestDirectory } from "../release/artifact.js";
 import { SlipwayError } from "../util/errors.js";
+import { PRIVATE_DIR_MODE, tightenTree } from "../util/private-files.js";
 import type { ArtifactRef } from "./types.js";
 
 /** A workspace-relative path that stays inside the workspace. */
@@ -44,8 +45,10 @@ async function copyPaths(workspace: string, paths: string[], to: string, require
         throw new SlipwayError("invalid_request", `artifact path ${path} does not exist in the workspace`);
       continue;
     }
-    await mkdir(join(to, rel, ".."), { recursive: true });
+    await mkdir(join(to, rel, ".."), { recursive: true, mode: PRIVATE_DIR_MODE });
     await cp(from, join(to, rel), { recursive: true, verbatimSymlinks: true });
+    // cp keeps the workspace's modes (0755, 0644); the store under the data directory is owner-only.
+    await tightenTree(join(to, rel));
     copied += 1;
   }
   return copied;
