@@ -216,6 +216,8 @@ describe("the data key on a real control plane", () => {
     expect(out.stderr).toMatch(/slipway: started ci #\d+/);
     await stop();
     expect(logText()).toContain("sealed webhook secrets stored in clear");
+    // Shown once, by `repo add`: not in the log either (it logs every request at info).
+    expect(logText()).not.toContain(secret);
   }, 60_000);
 });
 
