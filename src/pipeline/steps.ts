@@ -109,7 +109,7 @@ function inWorkspace(rt: StepRuntime, path: string): string {
 async function runCommand(rt: StepRuntime, s: RunStepSpec): Promise<StepOutcome> {
   const command = interpolateText(s.run, ctx(rt));
   const cwd = s.workingDirectory === undefined ? rt.workspace : inWorkspace(rt, s.workingDirectory);
-  await mkdir(dirname(rt.outputFile), { recursive: true });
+  await mkdir(dirname(rt.outputFile), { recursive: true, mode: 0o700 });
   const result = await runStepProcess({
     command,
     shell: s.shell ?? "sh",

@@ -40,7 +40,7 @@ export async function checkout(
   sha: string | null,
   dir: string,
 ): Promise<Checkout> {
-  await mkdir(dirname(dir), { recursive: true });
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   await rm(dir, { recursive: true, force: true });
   if (kind === "path") {
     await git(["-C", location, "worktree", "prune"]);

@@ -4,9 +4,10 @@
  * more than anyone reads: past `maxBytes` lines are counted but no longer stored or streamed, and one
  * closing line says how many were dropped. The run goes on.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { LogWriter } from "../../log/index.js";
 import type { OutputLine } from "./step-process.js";
 
 export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
@@ -27,7 +28,8 @@ export interface StepLogOptions {
 }
 
 export class StepLog {
-  readonly #file: WriteStream;
+  /** Never throws and never emits: a full disk drops lines (counted) instead of stopping the control plane. */
+  readonly #file: LogWriter;
   readonly #maxBytes: number;
   #bytes = 0;
   #dropped = 0;
@@ -35,8 +37,8 @@ export class StepLog {
   readonly #tail: string[] = [];
 
   constructor(private readonly options: StepLogOptions) {
-    mkdirSync(dirname(options.path), { recursive: true });
-    this.#file = createWriteStream(options.path, { flags: "a", mode: 0o600 });
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    this.#file = new LogWriter({ target: { path: options.path } });
     this.#maxBytes = options.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
   }
 
@@ -88,12 +90,17 @@ export class StepLog {
       this.#file.write(`${line.at} ${line.stream} ${line.text}\n`);
       this.options.publish(line);
     }
-    await new Promise<void>((resolve, reject) => {
-      this.#file.end((err?: Error | null) => {
-        if (err) reject(err);
-        else resolve();
+    await new Promise<void>((resolve) => {
+      this.#file.flush(() => {
+        resolve();
       });
     });
+    this.#file.close();
+  }
+
+  /** Lines that could not be written to the file (a full disk); they were still shown live. */
+  get unwritten(): number {
+    return this.#file.dropped;
   }
 }
 
