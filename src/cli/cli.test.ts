@@ -127,10 +127,11 @@ describe.each(storeBackends())(
       const absent = await cli("config", "show", "99");
       expect(absent.code).toBe(1);
       expect(absent.stderr).toContain("error:");
+      // A bad argument is a usage error: EX_USAGE, never sent (src/cli/arguments.test.ts has them all).
       const bad = await cli("config", "show", "x");
-      expect(bad.code).toBe(1);
+      expect(bad.code).toBe(64);
       const badLimit = await cli("config", "history", "-n", "0");
-      expect(badLimit.code).toBe(1);
+      expect(badLimit.code).toBe(64);
       expect(badLimit.stderr).toContain("expected a whole number from 1 to 1000");
     });
 
@@ -150,8 +151,8 @@ describe.each(storeBackends())(
       expect(after.code).toBe(1);
       expect(after.stderr).toContain("valid bearer token");
       const badRole = await cli("token", "create", "x", "--role", "root");
-      expect(badRole.code).toBe(1);
-      expect(badRole.stderr).toContain("--role must be one of");
+      expect(badRole.code).toBe(64);
+      expect(badRole.stderr).toContain("expected one of admin, operator, viewer");
       edit("instances: 4", "instances: 3");
     });
 
@@ -300,7 +301,7 @@ describe("slipway init", () => {
       expect(again.code).toBe(1);
       expect(again.stderr).toContain("already exist");
       const badName = await runCli(["init", "--project", "Bad Name", "--force"], { cwd: dir });
-      expect(badName.code).toBe(1);
+      expect(badName.code).toBe(64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

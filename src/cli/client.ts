@@ -10,7 +10,8 @@ import { parseEventStream } from "../util/sse.js";
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly token: string | undefined,
+    /** Sent as the bearer token; the log stream's raw request needs it too. */
+    readonly token: string | undefined,
   ) {}
 
   get<T>(path: string): Promise<T> {
@@ -36,7 +37,16 @@ export class ApiClient {
     });
     const text = await response.body.text();
     if (response.statusCode >= 400) throw problemError(response.statusCode, text);
-    return JSON.parse(text) as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      // Something else listens there (a web server, a proxy's error page): the URL is wrong, not slipway.
+      throw new SlipwayError(
+        "server_unreachable",
+        `the server at ${this.baseUrl} answered ${response.statusCode} with something that is not JSON`,
+        { hint: "is --server (or SLIPWAY_SERVER) a Slipway control plane?", cause: err },
+      );
+    }
   }
 
   /**

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError, SlipwayError } from "../util/errors.js";
 import { slipwayVersion } from "../server/index.js";
 import { formatIssues } from "../config/index.js";
 import { createContext, type CliContext } from "./context.js";
+import { EXIT_USAGE, parseDataDir, parseServerUrl, UsageError } from "./options.js";
 import { registerAgent } from "./commands/agent.js";
 import { registerApply } from "./commands/apply.js";
 import { registerConfig } from "./commands/config.js";
@@ -29,10 +30,21 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command("slipway")
     .description("Self-hosted delivery and operations: config as code, releases, rollouts, events.")
     .version(slipwayVersion(), "-V, --version")
-    .option("--server <url>", "control plane URL (env SLIPWAY_SERVER; default from .slipway/client.json)")
+    .option(
+      "--server <url>",
+      "control plane URL (env SLIPWAY_SERVER; default from .slipway/client.json)",
+      parseServerUrl,
+    )
+    // Not parsed here: commander would quote a bad token in its message; connect() checks it unquoted.
     .option("--token <token>", "API token (env SLIPWAY_TOKEN; default from .slipway/client.json)")
-    .option("--data-dir <dir>", "state directory (env SLIPWAY_DATA_DIR)", undefined)
+    .option("--data-dir <dir>", "state directory (env SLIPWAY_DATA_DIR)", parseDataDir)
     .showHelpAfterError("(run with --help for usage)")
+    // Commander's own usage errors (unknown option, missing argument, a parser's refusal) come back
+    // as a CommanderError for reportError to turn into EXIT_USAGE, instead of exiting 1 itself.
+    // Subcommands inherit this from the program, so it is set before they are added.
+    .exitOverride((err) => {
+      throw err;
+    })
     .configureOutput({
       outputError: (text, write) => {
         write(ctx.output.c.red(text));
@@ -75,19 +87,39 @@ function shareGlobalOptions(program: Command): void {
   const shared = program.options.filter((o) => o.long !== "--version");
   const declare = (command: Command): void => {
     for (const sub of command.commands) {
-      for (const o of shared) sub.addOption(new Option(o.flags, o.description));
+      for (const o of shared) {
+        const copy = new Option(o.flags, o.description);
+        // The copy must check its value as the original does: `status --server x` is as bad as `--server x status`.
+        if (o.parseArg !== undefined) copy.argParser(o.parseArg);
+        sub.addOption(copy);
+      }
       declare(sub);
     }
   };
   declare(program);
 }
 
-/** One clear line (or the located config issues), a hint, and exit code 1. */
+/**
+ * One clear line (or the located config issues), a hint, and exit code 1; EXIT_USAGE for a bad flag or
+ * argument (commander has printed its own message then). Only an error nobody anticipated is called a
+ * bug.
+ */
 export function reportError(ctx: CliContext, err: unknown): void {
   const { output } = ctx;
+  if (err instanceof CommanderError) {
+    // --help and --version end this way too, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+    return;
+  }
+  if (err instanceof UsageError) {
+    output.err(output.c.red(`error: ${err.message}`));
+    if (err.hint !== undefined) output.err(output.c.dim(`hint: ${err.hint}`));
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
   if (err instanceof ConfigError) {
-    output.err(formatIssues(err.issues, { color: output.color }));
-    output.err(output.c.red(`error: ${err.issues.length} problem(s) in the config; nothing was changed`));
+    output.err(formatIssues(err.issues, { color: output.color, total: err.total }));
+    output.err(output.c.red(`error: ${err.total} problem(s) in the config; nothing was changed`));
   } else if (err instanceof SlipwayError) {
     if (err.code === "invalid_config" && Array.isArray(err.details) && err.details.length > 0) {
       output.err(formatIssues(err.details as ConfigError["issues"], { color: output.color }));

@@ -9,9 +9,8 @@ import { request } from "undici";
 import type { RunLogLine } from "../pipeline/engine-types.js";
 import { SlipwayError, type ErrorCode } from "../util/errors.js";
 import { parseEventStream } from "../util/sse.js";
-import { ApiClient } from "./client.js";
-import { readClientFile } from "./client-file.js";
-import { dataDirOf, globals, type CliContext } from "./context.js";
+import type { ApiClient } from "./client.js";
+import { connect, globals, type CliContext } from "./context.js";
 import type { Output } from "./output.js";
 import {
   colorRunStatus,
@@ -97,11 +96,8 @@ export interface Connection {
  * log stream is a long-lived request the JSON client does not make, so it needs the token itself.
  */
 export function connectPipelines(command: Command, ctx: CliContext): Connection {
-  const options = globals(command);
-  const file = readClientFile(dataDirOf(options, ctx));
-  const server = options.server ?? ctx.env.SLIPWAY_SERVER ?? file?.server ?? "http://127.0.0.1:7070";
-  const token = options.token ?? ctx.env.SLIPWAY_TOKEN ?? file?.token;
-  return { client: new ApiClient(server, token), server, token };
+  const client = connect(globals(command), ctx);
+  return { client, server: client.baseUrl, token: client.token };
 }
 
 export function runPath(id: number): string {

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { createAgent } from "../../agent/index.js";
 import { createLogger } from "../../log/index.js";
 import { dataDirOf, globals, type CliContext } from "../context.js";
+import { parseLogLevel } from "../options.js";
 
 /**
  * The node agent in the foreground: router listeners and service instances, driven by the control
@@ -13,7 +14,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
   program
     .command("agent")
     .description("run the node agent (routers and service instances) in the foreground")
-    .option("--log-level <level>", "fatal|error|warn|info|debug|trace", "info")
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace", parseLogLevel, "info")
     .action(async (options: { logLevel: string }, command: Command) => {
       const dataDir = resolve(dataDirOf(globals(command), ctx));
       const logger = createLogger({

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { SlipwayError } from "../../util/errors.js";
 import type { ConfigRevision } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { parseLimit } from "../options.js";
+import { parseLimit, wholeNumber } from "../options.js";
 import { shortTime, table } from "../output.js";
 
 type RevisionView = ConfigRevision & { source?: string };
@@ -47,18 +46,9 @@ export function registerConfig(program: Command, ctx: CliContext): void {
   config
     .command("show")
     .description("print the source of one revision")
-    .argument("<revision>", "revision number")
+    .argument("<revision>", "revision number", wholeNumber(1, 9_999_999_999, "a revision number"))
     .option("--json", "the revision with its metadata")
-    .action(async (revision: string, options: { json?: boolean }, command: Command) => {
-      if (!/^[1-9]\d{0,9}$/.test(revision)) {
-        throw new SlipwayError(
-          "invalid_request",
-          `a revision is a positive whole number; found "${revision}"`,
-          {
-            hint: "see `slipway config history`",
-          },
-        );
-      }
+    .action(async (revision: number, options: { json?: boolean }, command: Command) => {
       const client = connect(globals(command), ctx);
       const r = await client.get<RevisionView>(`/api/v1/config/revisions/${revision}`);
       if (options.json === true) {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { StoredEvent } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { parseLimit } from "../options.js";
+import { parseLimit, parseTypePrefixes } from "../options.js";
 import { shortTime } from "../output.js";
 
 interface EventsOptions {
@@ -17,7 +17,11 @@ export function registerEvents(program: Command, ctx: CliContext): void {
     .command("events")
     .description("show the event log; -f follows it live")
     .option("-f, --follow", "keep streaming new events until Ctrl-C")
-    .option("-t, --type <prefixes>", "only these type prefixes, comma-separated (e.g. config.,token.)")
+    .option(
+      "-t, --type <prefixes>",
+      "only these type prefixes, comma-separated (e.g. config.,token.)",
+      parseTypePrefixes,
+    )
     .option("-n, --limit <n>", "how many recent events to show first", parseLimit, 50)
     .option("--json", "one JSON object per line")
     .action(async (options: EventsOptions, command: Command) => {

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { SlipwayError } from "../../util/errors.js";
+import { UsageError } from "../options.js";
 import type { CliContext } from "../context.js";
 import { examplePackageJson, exampleServerJs, slipwayYamlTemplate } from "../templates.js";
 
@@ -18,9 +19,11 @@ export function registerInit(program: Command, ctx: CliContext): void {
       const root = resolve(ctx.cwd, dir);
       const project = options.project ?? toProjectName(basename(root));
       if (!/^[a-z][a-z0-9-]{0,62}$/.test(project)) {
-        throw new SlipwayError("invalid_request", `"${project}" is not a valid project name`, {
-          hint: "use lowercase letters, digits and dashes, starting with a letter: --project shop",
-        });
+        throw new UsageError(
+          `${options.project === undefined ? "the directory's name" : "--project"}: expected a project name ` +
+            `(lowercase letters, digits and dashes, starting with a letter); found ${JSON.stringify(project)}`,
+          "name it: --project shop",
+        );
       }
       const files: [string, string][] = [
         [join(root, "slipway.yaml"), slipwayYamlTemplate(project)],

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { SlipwayError } from "../../util/errors.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { wholeNumber } from "../options.js";
 import { slotPath } from "./rollout.js";
 
 interface LogsOptions {
@@ -33,7 +33,7 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .argument("<service>", "service name")
     .requiredOption("-e, --env <env>", "environment")
     .option("-i, --instance <id>", "only this instance (ids as `slipway rollout status` shows them)")
-    .option("-n, --tail <n>", "how many of the last lines of each instance", parseTail, 100)
+    .option("-n, --tail <n>", "how many of the last lines of each instance", wholeNumber(1, 10_000), 100)
     .option("-f, --follow", "keep printing new lines until Ctrl-C")
     .option("--json", "without -f: the instances and their lines; with -f: one JSON object per line")
     .action(async (service: string, options: LogsOptions, command: Command) => {
@@ -80,14 +80,6 @@ export function registerLogs(program: Command, ctx: CliContext): void {
         process.off("SIGTERM", stop);
       }
     });
-}
-
-function parseTail(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 10_000) {
-    throw new InvalidArgumentError(`expected a whole number from 1 to 10000; found "${value}"`);
-  }
-  return n;
 }
 
 const PALETTE = ["cyan", "magenta", "yellow", "green", "blue"] as const;

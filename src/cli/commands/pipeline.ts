@@ -4,7 +4,14 @@ import { PIPELINE_RUN_STATUSES } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import type { ApiClient } from "../client.js";
 import type { CliContext } from "../context.js";
-import { parseLimit } from "../options.js";
+import {
+  listOf as listOfWords,
+  parseCommit,
+  parseLimit,
+  parseRunRef,
+  UsageError,
+  wholeNumber,
+} from "../options.js";
 import {
   connectPipelines,
   followLogs,
@@ -74,6 +81,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .option(
       "-s, --status <statuses>",
       `only runs with these statuses, comma-separated (${PIPELINE_RUN_STATUSES.join(", ")})`,
+      listOfWords(PIPELINE_RUN_STATUSES),
     )
     .option("-n, --limit <n>", "how many runs", parseLimit, 20)
     .option("--json", "machine-readable runs and pipelines")
@@ -81,7 +89,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
       const { client } = connectPipelines(command, ctx);
       const query = new URLSearchParams({ limit: String(options.limit) });
       if (name !== undefined) query.set("pipeline", name);
-      if (options.status !== undefined) query.set("status", checkStatuses(options.status));
+      if (options.status !== undefined) query.set("status", options.status);
       const runs = listOf<RunSummary>(await client.get(`/api/v1/pipeline-runs?${query.toString()}`), "runs");
       const pipelines = async () =>
         listOf<PipelineSummary>(await client.get("/api/v1/pipelines"), "pipelines").filter(
@@ -116,7 +124,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .description(
       "one run: trigger, commit, approvals, jobs and steps, failures with their last lines, gates, outputs, artifacts",
     )
-    .argument("<run>", "run id, or PIPELINE#NUMBER")
+    .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
     .option("--json", "machine-readable run with its state")
     .action(async (ref: string, options: { json?: boolean }, command: Command) => {
       const { client } = connectPipelines(command, ctx);
@@ -128,16 +136,16 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
   pipeline
     .command("logs")
     .description("a run's log lines; -f follows them live until the run ends")
-    .argument("<run>", "run id, or PIPELINE#NUMBER")
+    .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
     .option("-j, --job <job>", "only this job")
-    .option("--step <n>", "only this step of the job (1 is the first)", parseStep)
+    .option("--step <n>", "only this step of the job (1 is the first)", wholeNumber(1, 1000, "a step number"))
     .option("-f, --follow", "stream new lines until the run ends: exit 0 when it succeeded, 1 otherwise")
     .option("--json", "one JSON object per line")
     .action(async (ref: string, options: LogsOptions, command: Command) => {
-      const conn = connectPipelines(command, ctx);
       if (options.step !== undefined && options.job === undefined) {
-        throw new SlipwayError("invalid_request", "--step needs --job: step numbers are per job");
+        throw new UsageError("--step needs --job: step numbers are per job");
       }
+      const conn = connectPipelines(command, ctx);
       const run = await conn.client.get<RunView>(runPath(await resolveRunId(conn.client, ref)));
       const query = new URLSearchParams();
       if (options.job !== undefined) query.set("job", options.job);
@@ -164,7 +172,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     )
     .argument("<name>", "the pipeline, as declared in slipway.yaml")
     .option("--ref <ref>", "branch, tag or full ref to build (default: the repository's HEAD)")
-    .option("--sha <sha>", "exact commit to build")
+    .option("--sha <sha>", "exact commit to build", parseCommit)
     .option("--repo <name>", "the watched repository (when several are)")
     .option(
       "-i, --input <key=value>",
@@ -183,10 +191,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .action(async (name: string, options: RunOptions, command: Command) => {
       if (options.local === true) {
         if (options.sha !== undefined || options.repo !== undefined) {
-          throw new SlipwayError(
-            "invalid_request",
-            "--sha and --repo do not apply to --local: it runs the working tree",
-          );
+          throw new UsageError("--sha and --repo do not apply to --local: it runs the working tree");
         }
         process.exitCode = await runLocally(ctx, {
           pipeline: name,
@@ -211,7 +216,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
   pipeline
     .command("approve")
     .description("approve the approval step a run waits at (of --job when several wait)")
-    .argument("<run>", "run id, or PIPELINE#NUMBER")
+    .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
     .option("-j, --job <job>", "the waiting job to approve")
     .option("--json", "machine-readable run")
     .action(async (ref: string, options: { job?: string; json?: boolean }, command: Command) => {
@@ -242,7 +247,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
   pipeline
     .command("cancel")
     .description("cancel a queued, running or waiting run: its steps' processes are stopped")
-    .argument("<run>", "run id, or PIPELINE#NUMBER")
+    .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
     .option("--json", "machine-readable run")
     .action(async (ref: string, options: { json?: boolean }, command: Command) => {
       const { client } = connectPipelines(command, ctx);
@@ -256,7 +261,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     pipeline
       .command("rerun")
       .description("a new run of the same pipeline and commit (--failed: only the jobs that did not succeed)")
-      .argument("<run>", "run id, or PIPELINE#NUMBER")
+      .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
       .option("--failed", "keep the jobs that succeeded (with their outputs and artifacts); run the rest"),
   ).action(async (ref: string, options: WaitOptions & { failed?: boolean }, command: Command) => {
     const conn = connectPipelines(command, ctx);
@@ -283,7 +288,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
       .description(
         "queue an interrupted run again: its interrupted and unfinished jobs run, the rest are kept",
       )
-      .argument("<run>", "run id, or PIPELINE#NUMBER"),
+      .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef),
   ).action(async (ref: string, options: WaitOptions, command: Command) => {
     const conn = connectPipelines(command, ctx);
     const id = await resolveRunId(conn.client, ref);
@@ -363,25 +368,6 @@ export async function resolveRunId(client: ApiClient, ref: string): Promise<numb
   throw new SlipwayError("not_found", `no run ${pipeline} #${number}`, {
     hint: `see the runs with \`slipway pipeline list ${pipeline}\``,
   });
-}
-
-function checkStatuses(text: string): string {
-  for (const status of text.split(",")) {
-    if (!(PIPELINE_RUN_STATUSES as readonly string[]).includes(status)) {
-      throw new SlipwayError(
-        "invalid_request",
-        `--status: "${status}" is not a run status; expected ${PIPELINE_RUN_STATUSES.join(", ")}`,
-      );
-    }
-  }
-  return text;
-}
-
-function parseStep(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new InvalidArgumentError(`expected a step number from 1; found "${value}"`);
-  }
-  return Number(value);
 }
 
 /** `--input k=v`, repeatable; values are sent as text and the server reads them per the input's type. */

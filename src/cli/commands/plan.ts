@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { readConfigSource } from "../config-source.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseOutputFile } from "../options.js";
 import { hasChanges, printPlan, type PlanResponse, type SavedPlan } from "../plan-view.js";
 
 interface PlanOptions {
@@ -17,7 +18,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .command("plan")
     .description("show what apply would change, object by object and field by field")
     .option("-f, --file <file>", "config file", "slipway.yaml")
-    .option("-o, --out <planfile>", "save the plan, to apply exactly it later with `slipway apply PLANFILE`")
+    .option(
+      "-o, --out <planfile>",
+      "save the plan, to apply exactly it later with `slipway apply PLANFILE`",
+      parseOutputFile,
+    )
     .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
     .option("--json", "machine-readable plan")
     .action(async (options: PlanOptions, command: Command) => {

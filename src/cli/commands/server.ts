@@ -7,6 +7,7 @@ import {
 } from "../../server/index.js";
 import { writeClientFile, readClientFile } from "../client-file.js";
 import type { CliContext } from "../context.js";
+import { parseDatabaseUrl, parseListen, parseLogLevel } from "../options.js";
 
 export interface ServerCommandOptions {
   listen?: string;
@@ -17,9 +18,17 @@ export interface ServerCommandOptions {
 /** Adds the server flags shared by `server` and `up`. */
 export function serverOptions(command: Command): Command {
   return command
-    .option("--listen <host:port>", "API address (env SLIPWAY_LISTEN)", undefined)
-    .option("--database-url <url>", "postgres://… to use PostgreSQL (env SLIPWAY_DATABASE_URL)")
-    .option("--log-level <level>", "fatal|error|warn|info|debug|trace (env SLIPWAY_LOG_LEVEL)");
+    .option("--listen <host:port>", "API address (env SLIPWAY_LISTEN)", parseListen)
+    .option(
+      "--database-url <url>",
+      "postgres://… to use PostgreSQL (env SLIPWAY_DATABASE_URL)",
+      parseDatabaseUrl,
+    )
+    .option(
+      "--log-level <level>",
+      "fatal|error|warn|info|debug|trace (env SLIPWAY_LOG_LEVEL)",
+      parseLogLevel,
+    );
 }
 
 /**

@@ -1,12 +1,10 @@
 import type { Command } from "commander";
 import type { TokenRecord } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseRole, parseTokenId } from "../options.js";
 import { shortTime, table } from "../output.js";
 
 type TokenView = TokenRecord;
-
-const ROLES = ["admin", "operator", "viewer"];
 
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command("token").description("API tokens");
@@ -14,15 +12,9 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .command("create")
     .description("create a token; the secret is printed once")
     .argument("<name>", "what it is for, e.g. ci or alice")
-    .option("--role <role>", "admin | operator | viewer", "operator")
+    .option("--role <role>", "admin | operator | viewer", parseRole, "operator")
     .option("--json", "machine-readable result")
     .action(async (name: string, options: { role: string; json?: boolean }, command: Command) => {
-      if (!ROLES.includes(options.role)) {
-        throw new SlipwayError(
-          "invalid_request",
-          `--role must be one of ${ROLES.join(", ")}; found "${options.role}"`,
-        );
-      }
       const client = connect(globals(command), ctx);
       const created = await client.post<{ token: string; record: TokenView }>("/api/v1/tokens", {
         name,
@@ -68,7 +60,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   token
     .command("revoke")
     .description("revoke a token; it stops working at once")
-    .argument("<id>", "token id (see `slipway token list`)")
+    .argument("<id>", "token id (see `slipway token list`)", parseTokenId)
     .option("--json", "machine-readable result")
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const client = connect(globals(command), ctx);
