@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isCredentialName, redactHeaders, redactLogLine, redactText, redactUrl } from "./redact.js";
+import { isCredentialName, redactLogLine, redactText, redactValue } from "./redact.js";
 
-describe("redactUrl", () => {
+describe("redactText on URLs", () => {
   it.each([
     ["/api/v1/events?token=abc123", "/api/v1/events?token=[redacted]"],
     ["/healthz?token=abc&x=1", "/healthz?token=[redacted]&x=1"],
@@ -45,7 +45,7 @@ describe("redactUrl", () => {
     ["https://example.com/a@b", "https://example.com/a@b"],
     ["https://example.com/?mail=a@b.c", "https://example.com/?mail=a@b.c"],
   ])("%s", (input, expected) => {
-    expect(redactUrl(input)).toBe(expected);
+    expect(redactText(input)).toBe(expected);
   });
 });
 
@@ -67,7 +67,7 @@ describe("redactText", () => {
   });
 });
 
-describe("redactHeaders", () => {
+describe("redactValue on headers", () => {
   it("hides credential headers whatever their case and keeps the others", () => {
     const headers = {
       Authorization: "Bearer slw_abc",
@@ -84,7 +84,7 @@ describe("redactHeaders", () => {
       "content-length": 12,
       accept: "application/json",
     };
-    expect(redactHeaders(headers)).toEqual({
+    expect(redactValue(headers)).toEqual({
       Authorization: "[redacted]",
       cookie: "[redacted]",
       "set-cookie": "[redacted]",

@@ -87,6 +87,13 @@ const AUTH_SCHEME = /\b(Bearer|Basic|Digest)(\s+)[A-Za-z0-9._~+/=-]{8,}/g;
 // Slipway's tokens (`slw_…`, `slw_local_…`, `slw_agent_…`) wherever they appear.
 const SLIPWAY_TOKEN = /\bslw_[A-Za-z0-9_-]{16,}/g;
 
+/** Every pattern below needs one of these; most strings have none and are returned as they are. */
+const TEXT_TRIGGER = /[=@]|Bearer|Basic|Digest|slw_/;
+
+/** A line without any of these holds nothing to redact, neither in its text nor in its keys. */
+const LINE_TRIGGER =
+  /[=@]|Bearer|Basic|Digest|slw_|authoriz|cookie|token|secret|passw|passphrase|credential|signature|api.?key|private.?key/i;
+
 function decodeName(name: string): string {
   try {
     return decodeURIComponent(name.replace(/\+/g, " "));
@@ -102,6 +109,7 @@ function decodeName(name: string): string {
  * @example redactText("GET /api/v1/events?token=abc 200") // "GET /api/v1/events?token=[redacted] 200"
  */
 export function redactText(text: string): string {
+  if (!TEXT_TRIGGER.test(text)) return text;
   return text
     .replace(USERINFO, (_all, scheme: string, userinfo: string) => {
       const colon = userinfo.indexOf(":");
@@ -116,27 +124,6 @@ export function redactText(text: string): string {
     )
     .replace(AUTH_SCHEME, (_all, scheme: string, space: string) => `${scheme}${space}${REDACTED}`)
     .replace(SLIPWAY_TOKEN, `slw_${REDACTED}`);
-}
-
-/** A URL (absolute, or a path with a query as a request carries it) with its credentials redacted. */
-export function redactUrl(url: string): string {
-  return redactText(url);
-}
-
-/**
- * A copy of a header map with credential headers replaced (names compared case-insensitively) and the
- * others' values passed through `redactText`.
- */
-export function redactHeaders(
-  headers: Readonly<Record<string, string | string[] | number | undefined>>,
-): Record<string, string | string[] | number | undefined> {
-  const out: Record<string, string | string[] | number | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || typeof value === "number") out[name] = value;
-    else if (CREDENTIAL_KEY.test(name)) out[name] = REDACTED;
-    else out[name] = Array.isArray(value) ? value.map(redactText) : redactText(value);
-  }
-  return out;
 }
 
 /**
@@ -164,6 +151,7 @@ export function redactValue(value: unknown): unknown {
  * what is a key and what is a value, never a pattern over the text; any other line is redacted as text.
  */
 export function redactLogLine(line: string): string {
+  if (!LINE_TRIGGER.test(line)) return line;
   const newline = line.endsWith("\n") ? "\n" : "";
   const body = newline === "" ? line : line.slice(0, -1);
   if (body.startsWith("{")) {
