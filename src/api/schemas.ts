@@ -1,12 +1,13 @@
 import { z } from "zod";
+import { MAX_CONFIG_BYTES } from "../config/index.js";
 
 /**
  * Request and response shapes of the HTTP API. Requests are strict: an extra field is an error, so a
  * typo in a client never silently does nothing.
  */
 
-/** Largest slipway.yaml we accept over the API; the body limit is set a little above it. */
-export const MAX_SOURCE_BYTES = 512 * 1024;
+/** Largest slipway.yaml we accept over the API, as the CLI does; the body limit is set a little above it. */
+export const MAX_SOURCE_BYTES = MAX_CONFIG_BYTES;
 
 /**
  * Any JSON value. Deliberately not `z.json()`: that schema is recursive and its `$ref`s would dangle

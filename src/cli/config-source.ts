@@ -1,8 +1,7 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import { promisify } from "node:util";
-import { loadConfigFile } from "../config/index.js";
+import { parseConfig, readConfigText } from "../config/index.js";
 
 const run = promisify(execFile);
 
@@ -15,12 +14,13 @@ export interface ConfigSource {
 
 /**
  * Reads and checks the config locally first, so a broken file fails fast with located errors and
- * without a round-trip; the server validates again (it trusts no client).
+ * without a round-trip; the server validates again (it trusts no client). The file is read once: what
+ * was checked is what is sent, and a FIFO, a device or an oversized file is refused before reading.
  */
 export async function readConfigSource(file: string, cwd: string): Promise<ConfigSource> {
   const path = resolve(cwd, file);
-  await loadConfigFile(path);
-  const source = await readFile(path, "utf8");
+  const source = await readConfigText(path);
+  parseConfig(source, path);
   return { file: relative(cwd, path) || path, source, gitCommit: await gitCommitOf(path) };
 }
 

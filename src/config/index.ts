@@ -55,7 +55,9 @@ export {
   type TemplatePart,
 } from "./expression.js";
 export { CRON_EXAMPLE, parseCron, tryParseCron, type CronSchedule } from "./cron.js";
-export { loadConfigFile, parseConfig, type LoadedConfig } from "./load.js";
+export { loadConfigFile, parseConfig, readConfigText, type LoadedConfig } from "./load.js";
+export { MAX_CONFIG_BYTES, checkConfigText, decodeConfigBytes } from "./source-text.js";
+export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
 export { formatIssues, type FormatIssuesOptions } from "./issues.js";
 export { ENV_VAR_PATTERN, LABEL_PATTERN, LISTEN_PATTERN, parseListenAddress } from "./names.js";
 export {

@@ -5,17 +5,18 @@
  * is appended, so every message says both what was expected and what was found.
  */
 import pc from "picocolors";
-import type { Document, LineCounter } from "yaml";
+import type { LineCounter } from "yaml";
 import type { z } from "zod";
-import type { ConfigIssue } from "../util/errors.js";
-import { offsetOf, type Anchor } from "./locate.js";
-import type { IssueParams } from "./names.js";
+import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/errors.js";
+import type { Anchor, Locator } from "./locate.js";
+import type { IssueParams, NameHint } from "./names.js";
+import { namesHint } from "./pipeline-view.js";
 import { NOT_YET_SUPPORTED } from "./schema.js";
 import { suggestKey, validKeysAt } from "./suggest.js";
 
 export interface IssueContext {
   file: string;
-  doc: Document;
+  locator: Locator;
   lineCounter: LineCounter;
   /** The document as plain data, as the schema saw it. */
   data: unknown;
@@ -62,32 +63,53 @@ export function withFound(message: string, found: unknown): string {
   return `${message}${message.includes(",") ? ";" : ","} found ${describeValue(found)}`;
 }
 
-function located(ctx: IssueContext, path: Path, anchor: Anchor, message: string): ConfigIssue {
-  const { line, col } = ctx.lineCounter.linePos(offsetOf(ctx.doc, path, anchor));
+/**
+ * An issue before it is reported. Its "did you mean" is worked out only if it is listed: a file may
+ * hold 50,000 unknown keys, and each suggestion compares the key with every valid one.
+ */
+interface PendingIssue extends ConfigIssue {
+  complete?: (issue: ConfigIssue) => ConfigIssue;
+}
+
+function located(ctx: IssueContext, path: Path, anchor: Anchor, message: string): PendingIssue {
+  const { line, col } = ctx.lineCounter.linePos(ctx.locator.offsetOf(path, anchor));
   return { file: ctx.file, line, column: col, path: formatPath(path), message };
 }
 
-function unknownKeyIssue(ctx: IssueContext, parent: Path, key: string): ConfigIssue {
+function unknownKeyIssue(ctx: IssueContext, parent: Path, key: string): PendingIssue {
   const path = [...parent, key];
   const notYet = parent.length === 0 ? NOT_YET_SUPPORTED[key] : undefined;
   if (notYet !== undefined) return located(ctx, path, "key", notYet);
-  const validKeys = validKeysAt(ctx.schema, parent);
-  const suggestion = suggestKey(key, validKeys);
-  const hint =
-    suggestion !== undefined
-      ? ` (did you mean "${suggestion}"?)`
-      : validKeys.length > 0
-        ? `; expected one of: ${validKeys.join(", ")}`
-        : "";
-  return { ...located(ctx, path, "key", `unknown key ${JSON.stringify(key)}${hint}`), suggestion };
+  const complete = (issue: ConfigIssue): ConfigIssue => {
+    const validKeys = validKeysAt(ctx.schema, parent);
+    const suggestion = suggestKey(key, validKeys);
+    const hint =
+      suggestion !== undefined
+        ? ` (did you mean "${suggestion}"?)`
+        : validKeys.length > 0
+          ? `; expected one of: ${validKeys.join(", ")}`
+          : "";
+    return { ...issue, message: issue.message + hint, suggestion };
+  };
+  return { ...located(ctx, path, "key", `unknown key ${JSON.stringify(key)}`), complete };
 }
 
-function schemaIssue(ctx: IssueContext, issue: z.core.$ZodIssue): ConfigIssue[] {
+function withNames(names: NameHint) {
+  return (issue: ConfigIssue): ConfigIssue => ({
+    ...issue,
+    message: issue.message + namesHint(names.name, names.among()),
+  });
+}
+
+function schemaIssue(ctx: IssueContext, issue: z.core.$ZodIssue): PendingIssue[] {
   if (issue.code === "unrecognized_keys")
     return issue.keys.map((key) => unknownKeyIssue(ctx, issue.path, key));
   const params = (issue as { params?: IssueParams }).params;
   if (issue.code === "custom" && params?.at === "key") {
     return [located(ctx, issue.path, "key", withFound(issue.message, issue.path.at(-1)))];
+  }
+  if (issue.code === "custom" && params?.names !== undefined) {
+    return [{ ...located(ctx, issue.path, "value", issue.message), complete: withNames(params.names) }];
   }
   const { present, value } = valueAt(ctx.data, issue.path);
   const key = issue.path.at(-1);
@@ -98,12 +120,21 @@ function schemaIssue(ctx: IssueContext, issue: z.core.$ZodIssue): ConfigIssue[] 
   return [located(ctx, issue.path, "value", withFound(issue.message, value))];
 }
 
-/** Located issues, in file order. */
-export function issuesFromSchema(ctx: IssueContext, issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
-  return sortIssues(issues.flatMap((issue) => schemaIssue(ctx, issue)));
+function reported({ complete, ...issue }: PendingIssue): ConfigIssue {
+  return complete === undefined ? issue : complete(issue);
 }
 
-export function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+/**
+ * The schema's issues as one ConfigError: located, in file order, each once. Only the issues listed get
+ * their "did you mean": finding the closest of n names for each of m issues would be m × n.
+ */
+export function schemaError(ctx: IssueContext, issues: readonly z.core.$ZodIssue[]): ConfigError {
+  const all = sortIssues(issues.flatMap((issue) => schemaIssue(ctx, issue)));
+  return new ConfigError(all.slice(0, MAX_REPORTED_ISSUES).map(reported), all.length);
+}
+
+/** In file order, equal issues once. */
+export function sortIssues<T extends ConfigIssue>(issues: readonly T[]): T[] {
   const seen = new Set<string>();
   return [...issues]
     .sort((a, b) => a.line - b.line || a.column - b.column || a.path.localeCompare(b.path))
@@ -117,6 +148,8 @@ export function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
 
 export interface FormatIssuesOptions {
   color: boolean;
+  /** Issues found in all (a ConfigError's `total`); a last line counts those not listed. */
+  total?: number | undefined;
 }
 
 /**
@@ -128,13 +161,14 @@ export interface FormatIssuesOptions {
  */
 export function formatIssues(issues: readonly ConfigIssue[], options: FormatIssuesOptions): string {
   const c = pc.createColors(options.color);
-  return issues
-    .map((issue) => {
-      const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
-      const parts = [c.cyan(where)];
-      if (issue.path !== "") parts.push(c.bold(issue.path));
-      parts.push(issue.message);
-      return parts.join("  ");
-    })
-    .join("\n");
+  const lines = issues.map((issue) => {
+    const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
+    const parts = [c.cyan(where)];
+    if (issue.path !== "") parts.push(c.bold(issue.path));
+    parts.push(issue.message);
+    return parts.join("  ");
+  });
+  const hidden = (options.total ?? issues.length) - issues.length;
+  if (hidden > 0) lines.push(c.dim(`… and ${hidden} more problem(s) not listed; fix these first`));
+  return lines.join("\n");
 }

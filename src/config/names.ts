@@ -91,6 +91,17 @@ export function text(what: string) {
  */
 export interface IssueParams {
   at?: "key";
+  /** A name the issue says is unknown, and where to look for the one meant; see {@link NameHint}. */
+  names?: NameHint;
+}
+
+/**
+ * "did you mean …" for an unknown name, worked out only if the issue is reported (a file may name
+ * thousands of missing jobs among thousands of declared ones). `among` is called at most once.
+ */
+export interface NameHint {
+  name: string;
+  among: () => readonly string[];
 }
 
 export interface NamedRecordOptions {

@@ -5,15 +5,30 @@
  * They run even when some fields have issues of their own, so one pass reports everything; they
  * therefore read their input defensively, through {@link viewPipeline}.
  */
+import type { NameHint } from "./names.js";
 import { checkExpressions } from "./pipeline-scope.js";
-import { namesHint, record, viewPipeline, type JobView, type PipelineView } from "./pipeline-view.js";
+import { record, viewPipeline, type JobView, type PipelineView } from "./pipeline-view.js";
 import { kindsOf } from "./schema-pipeline-step.js";
 import { formatDuration } from "./units.js";
 
-/** Reports an issue at `path` (relative to the schema being checked); `at: "key"` underlines the key. */
-export type Report = (path: readonly PropertyKey[], message: string, at?: "key") => void;
+export interface ReportOptions {
+  /** Underline the key rather than the value. */
+  at?: "key";
+  /** The message names something unknown: "did you mean" is added if the issue is listed. */
+  names?: NameHint;
+}
+
+/** Reports an issue at `path` (relative to the schema being checked). */
+export type Report = (path: readonly PropertyKey[], message: string, options?: ReportOptions) => void;
+
+/**
+ * Jobs in one pipeline. Like GitHub Actions' 256 jobs per workflow, the bound keeps the checks across
+ * jobs (cycles, what each job needs transitively) small whatever the file holds.
+ */
+export const MAX_JOBS = 256;
 
 function checkNeeds(pipeline: PipelineView, report: Report): void {
+  const among = () => [...pipeline.jobs.keys()];
   for (const job of pipeline.jobs.values()) {
     const seen = new Set<string>();
     for (const { name, index } of job.needs) {
@@ -21,7 +36,7 @@ function checkNeeds(pipeline: PipelineView, report: Report): void {
       if (seen.has(name)) report(path, `${name} is listed twice in needs`);
       seen.add(name);
       if (pipeline.jobs.has(name)) continue;
-      report(path, `no job named "${name}" in this pipeline${namesHint(name, [...pipeline.jobs.keys()])}`);
+      report(path, `no job named "${name}" in this pipeline`, { names: { name, among } });
     }
   }
 }
@@ -52,16 +67,18 @@ function stronglyConnected(pipeline: PipelineView): Set<string>[] {
   const low = new Map<string, number>();
   const stack: string[] = [];
   const groups: Set<string>[] = [];
+  const onStack = new Set<string>();
   const visit = (name: string): void => {
     index.set(name, index.size);
     low.set(name, index.get(name) ?? 0);
     stack.push(name);
+    onStack.add(name);
     for (const { name: need } of pipeline.jobs.get(name)?.needs ?? []) {
       if (!pipeline.jobs.has(need)) continue;
       if (!index.has(need)) {
         visit(need);
         low.set(name, Math.min(low.get(name) ?? 0, low.get(need) ?? 0));
-      } else if (stack.includes(need)) {
+      } else if (onStack.has(need)) {
         low.set(name, Math.min(low.get(name) ?? 0, index.get(need) ?? 0));
       }
     }
@@ -69,6 +86,7 @@ function stronglyConnected(pipeline: PipelineView): Set<string>[] {
     const group = new Set<string>();
     for (let member = stack.pop(); member !== undefined; member = stack.pop()) {
       group.add(member);
+      onStack.delete(member);
       if (member === name) break;
     }
     groups.push(group);
@@ -79,8 +97,13 @@ function stronglyConnected(pipeline: PipelineView): Set<string>[] {
 
 /** Reports each cycle once, named from its first-declared job: "test → build → test". */
 function checkCycles(pipeline: PipelineView, report: Report): void {
+  const order = new Map([...pipeline.jobs.keys()].map((name, index) => [name, index]));
   for (const group of stronglyConnected(pipeline)) {
-    const start = [...pipeline.jobs.values()].find((job) => group.has(job.name));
+    let first: string | undefined;
+    for (const name of group) {
+      if (first === undefined || (order.get(name) ?? 0) < (order.get(first) ?? 0)) first = name;
+    }
+    const start = first === undefined ? undefined : pipeline.jobs.get(first);
     if (start === undefined) continue;
     const selfLoop = start.needs.some(({ name }) => name === start.name);
     if (group.size === 1 && !selfLoop) continue;
@@ -92,10 +115,10 @@ function checkCycles(pipeline: PipelineView, report: Report): void {
 
 function checkOutputs(pipeline: PipelineView, report: Report): void {
   for (const job of pipeline.jobs.values()) {
+    const seen = new Set<string>();
     job.outputs.forEach((output, index) => {
-      if (job.outputs.indexOf(output) !== index) {
-        report(["jobs", job.name, "outputs", index], `output ${output} is listed twice`);
-      }
+      if (seen.has(output)) report(["jobs", job.name, "outputs", index], `output ${output} is listed twice`);
+      seen.add(output);
     });
   }
 }
@@ -142,15 +165,13 @@ function checkArtifacts(pipeline: PipelineView, report: Report): void {
       const path = ["jobs", job.name, "steps", index, "artifact"];
       const producer = producers.get(name);
       if (producer === undefined) {
-        report(
-          path,
-          `no artifact named "${name}" is saved in this pipeline${namesHint(name, [...producers.keys()])}`,
-        );
+        const names = { name, among: () => [...producers.keys()] };
+        report(path, `no artifact named "${name}" is saved in this pipeline`, { names });
       } else if (producer.job === job.name) {
         if (producer.step === undefined || producer.step > index) {
           report(path, `artifact "${name}" is saved by ${describeProducer(producer)}, after this step runs`);
         }
-      } else if (!job.ancestors.has(producer.job)) {
+      } else if (!pipeline.ancestors(job).has(producer.job)) {
         report(
           path,
           `artifact "${name}" is saved by job ${producer.job}, which job ${job.name} does not need; add it to needs`,
@@ -172,9 +193,9 @@ function checkTimeouts(pipeline: PipelineView, report: Report): void {
 }
 
 function checkSecrets(pipeline: PipelineView, report: Report): void {
-  pipeline.secrets.forEach((name, index) => {
-    if (pipeline.env.includes(name))
-      report(["secrets", index], `${name} is both a secret and in env; keep one`);
+  const env = new Set(pipeline.env);
+  [...pipeline.secrets].forEach((name, index) => {
+    if (env.has(name)) report(["secrets", index], `${name} is both a secret and in env; keep one`);
   });
 }
 
@@ -188,6 +209,11 @@ function checkSecrets(pipeline: PipelineView, report: Report): void {
 export function checkPipeline(pipeline: unknown, report: Report): void {
   const view = viewPipeline(pipeline);
   if (view.jobs.size === 0 && view.jobsWritten) report(["jobs"], "a pipeline needs at least one job");
+  if (view.jobs.size > MAX_JOBS) {
+    // The checks across jobs wait until the count is fixed: their cost grows with its square.
+    report(["jobs"], `a pipeline has at most ${MAX_JOBS} jobs; this one has ${view.jobs.size}`);
+    return;
+  }
   checkNeeds(view, report);
   checkCycles(view, report);
   checkOutputs(view, report);
@@ -197,9 +223,15 @@ export function checkPipeline(pipeline: unknown, report: Report): void {
   checkExpressions(view, report);
 }
 
-function missing(kind: string, name: string, declared: readonly string[]): string {
-  if (declared.length === 0) return `no ${kind} named "${name}"; none are declared`;
-  return `no ${kind} named "${name}"${namesHint(name, declared)}`;
+function reportMissing(
+  report: Report,
+  path: PropertyKey[],
+  kind: string,
+  name: string,
+  declared: string[],
+): void {
+  if (declared.length === 0) report(path, `no ${kind} named "${name}"; none are declared`);
+  else report(path, `no ${kind} named "${name}"`, { names: { name, among: () => declared } });
 }
 
 /**
@@ -210,23 +242,25 @@ export function checkPipelineReferences(config: unknown, report: Report): void {
   const root = record(config);
   const services = Object.keys(record(root.services));
   const environments = Object.keys(record(root.environments));
+  const serviceSet = new Set(services);
+  const environmentSet = new Set(environments);
   for (const [pipelineName, pipeline] of Object.entries(record(root.pipelines))) {
     for (const [jobName, job] of Object.entries(record(record(pipeline).jobs))) {
       const jobPath = ["pipelines", pipelineName, "jobs", jobName];
       const { environment, steps } = record(job);
-      if (typeof environment === "string" && !environments.includes(environment)) {
-        report([...jobPath, "environment"], missing("environment", environment, environments));
+      if (typeof environment === "string" && !environmentSet.has(environment)) {
+        reportMissing(report, [...jobPath, "environment"], "environment", environment, environments);
       }
       (Array.isArray(steps) ? steps : []).forEach((value: unknown, index) => {
         const step = record(value);
         if (!kindsOf(step).includes("deploy")) return;
         const { deploy, env } = step;
         const path = [...jobPath, "steps", index];
-        if (typeof deploy === "string" && !services.includes(deploy)) {
-          report([...path, "deploy"], missing("service", deploy, services));
+        if (typeof deploy === "string" && !serviceSet.has(deploy)) {
+          reportMissing(report, [...path, "deploy"], "service", deploy, services);
         }
-        if (typeof env === "string" && !environments.includes(env)) {
-          report([...path, "env"], missing("environment", env, environments));
+        if (typeof env === "string" && !environmentSet.has(env)) {
+          reportMissing(report, [...path, "env"], "environment", env, environments);
         }
       });
     }

@@ -17,12 +17,43 @@ import {
   STATUS_FUNCTIONS,
   type Expression,
 } from "./expression.js";
+import type { NameHint } from "./names.js";
 import type { Report } from "./pipeline-checks.js";
-import { namesHint, record, type JobView, type PipelineView } from "./pipeline-view.js";
+import { record, type JobView, type PipelineView } from "./pipeline-view.js";
+
+/**
+ * Variables visible at one level (pipeline, job, step), over those further out. Lookups go through the
+ * levels, so a step's scope costs its own variables only, however many the pipeline declares.
+ */
+class Variables {
+  private readonly own: ReadonlySet<string>;
+
+  constructor(
+    names: readonly string[],
+    private readonly outer?: Variables,
+  ) {
+    this.own = new Set(names);
+  }
+
+  has(name: string): boolean {
+    return this.own.has(name) || (this.outer?.has(name) ?? false);
+  }
+
+  all(): string[] {
+    return [...(this.outer?.all() ?? []), ...this.own];
+  }
+}
+
+const NONE = new Variables([]);
+
+interface Problem {
+  message: string;
+  names?: NameHint;
+}
 
 interface Scope {
   /** Variables visible to the expression. */
-  env: readonly string[];
+  env: Variables;
   /** The job the expression belongs to; undefined at the pipeline level. */
   job?: JobView;
   /** Whether success(), failure(), always() and cancelled() may be used (in `if`). */
@@ -41,60 +72,76 @@ function expressionsIn(value: unknown, asCondition: boolean): Expression[] {
   }
 }
 
-function needsProblem(path: readonly string[], scope: Scope, pipeline: PipelineView): string | undefined {
+function needsProblem(path: readonly string[], scope: Scope, pipeline: PipelineView): Problem | undefined {
   const [, jobName = "", field, output = ""] = path;
   const written = `needs.${jobName}`;
   const job = scope.job;
-  if (job === undefined) return `${written}: needs can only be read inside a job`;
-  if (jobName === job.name) return `${written}: a job cannot read its own result`;
+  if (job === undefined) return { message: `${written}: needs can only be read inside a job` };
+  if (jobName === job.name) return { message: `${written}: a job cannot read its own result` };
   const needed = pipeline.jobs.get(jobName);
   if (needed === undefined) {
-    return `${written}: no job named "${jobName}"${namesHint(jobName, [...pipeline.jobs.keys()])}`;
+    const names = { name: jobName, among: () => [...pipeline.jobs.keys()] };
+    return { message: `${written}: no job named "${jobName}"`, names };
   }
   if (!job.needs.some(({ name }) => name === jobName)) {
-    return `${written} is not available: job ${job.name} does not list ${jobName} in needs`;
+    return { message: `${written} is not available: job ${job.name} does not list ${jobName} in needs` };
   }
-  if (field !== "outputs" || needed.outputs.includes(output)) return undefined;
+  if (field !== "outputs" || needed.outputSet.has(output)) return undefined;
   if (needed.outputs.length === 0) {
-    return `${written}.outputs.${output}: job ${jobName} declares no outputs; list ${output} in its outputs`;
+    return {
+      message: `${written}.outputs.${output}: job ${jobName} declares no outputs; list ${output} in its outputs`,
+    };
   }
-  return `${written}.outputs.${output}: job ${jobName} has no output ${output}${namesHint(output, needed.outputs)}`;
+  const names = { name: output, among: () => needed.outputs };
+  return { message: `${written}.outputs.${output}: job ${jobName} has no output ${output}`, names };
 }
 
-function referenceProblem(path: readonly string[], scope: Scope, pipeline: PipelineView): string | undefined {
+function referenceProblem(
+  path: readonly string[],
+  scope: Scope,
+  pipeline: PipelineView,
+): Problem | undefined {
   const [root, name = ""] = path;
   switch (root) {
     case "needs":
       return needsProblem(path, scope, pipeline);
     case "inputs":
-      if (pipeline.inputs.includes(name)) return undefined;
+      if (pipeline.inputSet.has(name)) return undefined;
       if (pipeline.inputs.length === 0)
-        return `inputs.${name}: the pipeline declares no inputs (on.manual.inputs)`;
-      return `inputs.${name}: no input named ${name}${namesHint(name, pipeline.inputs)}`;
+        return { message: `inputs.${name}: the pipeline declares no inputs (on.manual.inputs)` };
+      return {
+        message: `inputs.${name}: no input named ${name}`,
+        names: { name, among: () => pipeline.inputs },
+      };
     case "env":
-      if (pipeline.secrets.includes(name)) {
-        return `env.${name} is a secret, and secrets are kept out of expressions; read $${name} in the command`;
+      if (pipeline.secrets.has(name)) {
+        return {
+          message: `env.${name} is a secret, and secrets are kept out of expressions; read $${name} in the command`,
+        };
       }
-      if (scope.env.includes(name)) return undefined;
-      return `env.${name}: no variable ${name} is declared in env here${namesHint(name, scope.env)}`;
+      if (scope.env.has(name)) return undefined;
+      return {
+        message: `env.${name}: no variable ${name} is declared in env here`,
+        names: { name, among: () => scope.env.all() },
+      };
     default:
       return undefined;
   }
 }
 
-function problemsOf(expression: Expression, scope: Scope, pipeline: PipelineView): string[] {
-  const problems = new Set<string>();
+function problemsOf(expression: Expression, scope: Scope, pipeline: PipelineView): Problem[] {
+  const problems = new Map<string, Problem>();
   visitExpression(expression, (node) => {
-    let problem: string | undefined;
+    let problem: Problem | undefined;
     if (node.type === "reference") problem = referenceProblem(node.path, scope, pipeline);
     else if (node.type === "call" && STATUS_FUNCTIONS.includes(node.name) && !scope.status) {
-      problem = `${node.name}() can only be used in if`;
+      problem = { message: `${node.name}() can only be used in if` };
     } else if (node.type === "call" && node.name === "hashFiles" && !scope.hashFiles) {
-      problem = "hashFiles() can only be used in steps";
+      problem = { message: "hashFiles() can only be used in steps" };
     }
-    if (problem !== undefined) problems.add(problem);
+    if (problem !== undefined && !problems.has(problem.message)) problems.set(problem.message, problem);
   });
-  return [...problems];
+  return [...problems.values()];
 }
 
 function check(
@@ -106,7 +153,9 @@ function check(
   asCondition = false,
 ): void {
   for (const expression of expressionsIn(value, asCondition)) {
-    for (const problem of problemsOf(expression, scope, pipeline)) report(path, problem);
+    for (const { message, names } of problemsOf(expression, scope, pipeline)) {
+      report(path, message, names && { names });
+    }
   }
 }
 
@@ -121,9 +170,8 @@ function checkEnvValues(
     check(value, [...path, name], scope, pipeline, report);
 }
 
-function checkJob(job: JobView, pipeline: PipelineView, report: Report): void {
-  const outer = pipeline.env;
-  const jobEnv = [...outer, ...job.env];
+function checkJob(job: JobView, outer: Variables, pipeline: PipelineView, report: Report): void {
+  const jobEnv = new Variables(job.env, outer);
   const at = ["jobs", job.name];
   const inJob = { job, hashFiles: false };
   check(job.raw.if, [...at, "if"], { ...inJob, env: jobEnv, status: true }, pipeline, report, true);
@@ -131,7 +179,7 @@ function checkJob(job: JobView, pipeline: PipelineView, report: Report): void {
   for (const step of job.steps) {
     const stepAt = [...at, "steps", step.index];
     const inStep = { job, env: jobEnv, status: false, hashFiles: true };
-    const withOwnEnv = { ...inStep, env: [...jobEnv, ...step.env] };
+    const withOwnEnv = { ...inStep, env: new Variables(step.env, jobEnv) };
     check(step.raw.if, [...stepAt, "if"], { ...withOwnEnv, status: true }, pipeline, report, true);
     if (step.kinds.includes("run"))
       checkEnvValues(step.raw.env, [...stepAt, "env"], inStep, pipeline, report);
@@ -143,9 +191,10 @@ function checkJob(job: JobView, pipeline: PipelineView, report: Report): void {
 
 /** Reports every expression in the pipeline that reads something not available where it is evaluated. */
 export function checkExpressions(pipeline: PipelineView, report: Report): void {
-  const top: Scope = { env: [], status: false, hashFiles: false };
+  const top: Scope = { env: NONE, status: false, hashFiles: false };
+  const pipelineEnv = new Variables(pipeline.env);
   checkEnvValues(pipeline.raw.env, ["env"], top, pipeline, report);
   const group = record(pipeline.raw.concurrency).group;
-  check(group, ["concurrency", "group"], { ...top, env: pipeline.env }, pipeline, report);
-  for (const job of pipeline.jobs.values()) checkJob(job, pipeline, report);
+  check(group, ["concurrency", "group"], { ...top, env: pipelineEnv }, pipeline, report);
+  for (const job of pipeline.jobs.values()) checkJob(job, pipelineEnv, pipeline, report);
 }

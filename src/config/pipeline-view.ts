@@ -4,7 +4,7 @@
  * the view keeps only values of the expected type and skips the rest.
  */
 import { kindsOf, type StepKind } from "./schema-pipeline-step.js";
-import { editDistance } from "./suggest.js";
+import { MAX_SUGGESTED_LENGTH, editDistance } from "./suggest.js";
 import { tryParseDuration } from "./units.js";
 
 type Raw = Record<string, unknown>;
@@ -25,9 +25,8 @@ export interface StepView {
 export interface JobView {
   name: string;
   needs: { name: string; index: number }[];
-  /** Every job this one needs, directly or through others. */
-  ancestors: ReadonlySet<string>;
   outputs: string[];
+  outputSet: ReadonlySet<string>;
   hasArtifacts: boolean;
   timeoutMs?: number;
   env: string[];
@@ -40,8 +39,11 @@ export interface PipelineView {
   jobsWritten: boolean;
   jobs: Map<string, JobView>;
   env: string[];
-  secrets: string[];
+  secrets: ReadonlySet<string>;
   inputs: string[];
+  inputSet: ReadonlySet<string>;
+  /** Every job `job` needs, directly or through others; worked out on first use. */
+  ancestors: (job: JobView) => ReadonlySet<string>;
   raw: Raw;
 }
 
@@ -75,11 +77,12 @@ function viewJob(name: string, value: unknown): JobView {
   const needs = Array.isArray(raw.needs)
     ? raw.needs.flatMap((need: unknown, index) => (typeof need === "string" ? [{ name: need, index }] : []))
     : [];
+  const outputs = strings(raw.outputs);
   const job: JobView = {
     name,
     needs,
-    ancestors: new Set(),
-    outputs: strings(raw.outputs),
+    outputs,
+    outputSet: new Set(outputs),
     hasArtifacts: Array.isArray(raw.artifacts) && raw.artifacts.length > 0,
     env: Object.keys(record(raw.env)),
     steps: Array.isArray(raw.steps) ? raw.steps.map(viewStep) : [],
@@ -94,7 +97,8 @@ function viewJob(name: string, value: unknown): JobView {
 function ancestorsOf(job: JobView, jobs: ReadonlyMap<string, JobView>): Set<string> {
   const found = new Set<string>();
   const queue = job.needs.map(({ name }) => name);
-  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+  // The loop also visits the names pushed while it runs: a queue without the cost of shift().
+  for (const name of queue) {
     if (found.has(name)) continue;
     found.add(name);
     for (const need of jobs.get(name)?.needs ?? []) queue.push(need.name);
@@ -105,13 +109,22 @@ function ancestorsOf(job: JobView, jobs: ReadonlyMap<string, JobView>): Set<stri
 export function viewPipeline(value: unknown): PipelineView {
   const raw = record(value);
   const jobs = new Map(Object.entries(record(raw.jobs)).map(([name, job]) => [name, viewJob(name, job)]));
-  for (const job of jobs.values()) job.ancestors = ancestorsOf(job, jobs);
+  const inputs = Object.keys(record(record(record(raw.on).manual).inputs));
+  // Only the checks that need them ask, and only for jobs with a deploy step: a chain of n jobs would
+  // otherwise hold n²/2 names.
+  const ancestors = new Map<JobView, Set<string>>();
   return {
     jobsWritten: typeof raw.jobs === "object" && raw.jobs !== null && !Array.isArray(raw.jobs),
     jobs,
     env: Object.keys(record(raw.env)),
-    secrets: strings(raw.secrets),
-    inputs: Object.keys(record(record(record(raw.on).manual).inputs)),
+    secrets: new Set(strings(raw.secrets)),
+    inputs,
+    inputSet: new Set(inputs),
+    ancestors: (job) => {
+      let found = ancestors.get(job);
+      if (found === undefined) ancestors.set(job, (found = ancestorsOf(job, jobs)));
+      return found;
+    },
     raw,
   };
 }
@@ -121,19 +134,27 @@ export function viewPipeline(value: unknown): PipelineView {
  * at least one letter: "B" is not a typo of "A".
  */
 export function closestName(name: string, candidates: readonly string[]): string | undefined {
+  if (name.length > MAX_SUGGESTED_LENGTH) return undefined;
   const limit = Math.min(Math.max(1, Math.floor(name.length / 3)), name.length - 1);
   let best: { name: string; distance: number } | undefined;
   for (const candidate of candidates) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    // The distance is at least the difference in length: most candidates need no table at all.
+    if (Math.abs(candidate.length - name.length) > limit) continue;
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase(), limit);
     if (distance <= limit && (best === undefined || distance < best.distance))
       best = { name: candidate, distance };
   }
   return best?.name;
 }
 
+/** Declared names listed when none is close; a long list ends with how many more there are. */
+const LISTED_NAMES = 20;
+
 /** ` (did you mean "build"?)`, or the declared names when none is close. */
 export function namesHint(name: string, declared: readonly string[]): string {
   const suggestion = closestName(name, declared);
   if (suggestion !== undefined) return ` (did you mean "${suggestion}"?)`;
-  return declared.length > 0 ? `; declared: ${declared.join(", ")}` : "";
+  if (declared.length === 0) return "";
+  const more = declared.length > LISTED_NAMES ? `, … (${declared.length} in all)` : "";
+  return `; declared: ${declared.slice(0, LISTED_NAMES).join(", ")}${more}`;
 }

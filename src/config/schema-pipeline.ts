@@ -214,9 +214,9 @@ export const pipelineSchema = z
   )
   .superRefine(
     (pipeline, ctx) => {
-      checkPipeline(pipeline, (path, message, at) => {
-        const params: IssueParams | undefined = at === "key" ? { at } : undefined;
-        ctx.addIssue({ code: "custom", message, path: [...path], ...(params && { params }) });
+      checkPipeline(pipeline, (path, message, options = {}) => {
+        const params: IssueParams = options;
+        ctx.addIssue({ code: "custom", message, path: [...path], params });
       });
     },
     { when: (payload) => typeof payload.value === "object" && payload.value !== null },

@@ -7,7 +7,16 @@
  */
 import { z } from "zod";
 import { freezeWindow } from "./freeze.js";
-import { MAPPING, intRange, label, labelRecord, listenAddress, parseListenAddress, text } from "./names.js";
+import {
+  MAPPING,
+  intRange,
+  label,
+  labelRecord,
+  listenAddress,
+  parseListenAddress,
+  text,
+  type IssueParams,
+} from "./names.js";
 import { checkPipelineReferences } from "./pipeline-checks.js";
 import { pipelineSchema } from "./schema-pipeline.js";
 import { serviceSchema } from "./schema-service.js";
@@ -146,8 +155,9 @@ export const configSchema = z
     MAPPING,
   )
   .superRefine((config, ctx) => {
-    checkPipelineReferences(config, (path, message) => {
-      ctx.addIssue({ code: "custom", message, path: [...path] });
+    checkPipelineReferences(config, (path, message, options = {}) => {
+      const params: IssueParams = options;
+      ctx.addIssue({ code: "custom", message, path: [...path], params });
     });
   }, whenObject)
   .describe("Slipway configuration: a project's environments, services and pipelines.");

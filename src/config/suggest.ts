@@ -84,25 +84,41 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return schema;
 }
 
-/** Optimal string alignment distance: Levenshtein plus swaps of neighbours ("instnaces"). */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
+/**
+ * Optimal string alignment distance: Levenshtein plus swaps of neighbours ("instnaces"). With `max`, any
+ * result above it is reported as `max + 1` as soon as a whole row exceeds it: callers only want close
+ * names, and a file may ask about thousands of them.
+ */
+export function editDistance(a: string, b: string, max = Infinity): number {
   const cols = b.length + 1;
-  const d: number[] = Array.from({ length: rows * cols }, (_, k) =>
-    k < cols ? k : k % cols === 0 ? k / cols : 0,
-  );
-  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
-  for (let i = 1; i < rows; i++) {
+  let before = new Int32Array(cols); // row i - 2
+  let previous = Int32Array.from({ length: cols }, (_, j) => j); // row i - 1
+  let current = new Int32Array(cols);
+  let previousMin = 0;
+  for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
+    let rowMin = i;
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      let best = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      d[i * cols + j] = best;
+        best = Math.min(best, (before[j - 2] ?? 0) + 1);
+      current[j] = best;
+      rowMin = Math.min(rowMin, best);
     }
+    // A transposition reaches back two rows, so stop only when both rows are beyond `max`.
+    if (rowMin > max && previousMin > max) return max + 1;
+    previousMin = rowMin;
+    [before, previous, current] = [previous, current, before];
   }
-  return at(rows - 1, cols - 1);
+  return previous[cols - 1] ?? 0;
 }
+
+/**
+ * Longer words get no suggestion: nobody mistypes a 65-letter key, and the distance table grows with the
+ * square of the length.
+ */
+export const MAX_SUGGESTED_LENGTH = 64;
 
 /**
  * The valid key (or dotted path) most likely meant by `unknown`, or undefined when nothing is close.
@@ -112,6 +128,7 @@ export function editDistance(a: string, b: string): number {
  *   suggestKey("comand", ["command", "instances", "env"]); // "command"
  */
 export function suggestKey(unknown: string, validKeys: readonly string[]): string | undefined {
+  if (unknown.length > MAX_SUGGESTED_LENGTH) return undefined;
   const synonyms = SYNONYMS[unknown] ?? SYNONYMS[unknown.toLowerCase()] ?? [];
   const synonym = synonyms.find((candidate) => validKeys.includes(candidate.split(".")[0] ?? ""));
   if (synonym !== undefined) return synonym;
@@ -122,7 +139,9 @@ export function suggestKey(unknown: string, validKeys: readonly string[]): strin
   const limit = Math.max(1, Math.floor(unknown.length / 3));
   let best: { key: string; distance: number } | undefined;
   for (const key of validKeys) {
-    const distance = editDistance(lower, key.toLowerCase());
+    // The distance is at least the difference in length: a 10,000-letter key needs no table.
+    if (Math.abs(key.length - unknown.length) > limit) continue;
+    const distance = editDistance(lower, key.toLowerCase(), limit);
     if (distance <= limit && (best === undefined || distance < best.distance)) best = { key, distance };
   }
   return best?.key;

@@ -67,16 +67,29 @@ export interface ConfigIssue {
   suggestion?: string | undefined;
 }
 
-/** A config file that cannot be used, with every issue found (not only the first). */
+/** A ConfigError lists at most this many issues; the rest are only counted (`total`). */
+export const MAX_REPORTED_ISSUES = 100;
+
+/**
+ * A config file that cannot be used, with every issue found (not only the first): the first
+ * {@link MAX_REPORTED_ISSUES} in the order given, and the count of all of them in `total`, so a file
+ * with 60,000 problems makes a short answer.
+ */
 export class ConfigError extends SlipwayError {
   readonly issues: readonly ConfigIssue[];
+  /** Every issue found, listed or not. */
+  readonly total: number;
 
-  constructor(issues: readonly ConfigIssue[]) {
-    const first = issues[0];
+  constructor(issues: readonly ConfigIssue[], total = issues.length) {
+    const listed = issues.slice(0, MAX_REPORTED_ISSUES);
+    const count = Math.max(total, listed.length);
+    const first = listed[0];
     const where = first ? `${first.file}:${first.line}:${first.column}` : "config";
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super("invalid_config", `${where}: ${first?.message ?? "invalid config"}${more}`, { details: issues });
-    this.issues = issues;
+    const shown = count > listed.length ? `; the first ${listed.length} are listed` : "";
+    const more = count > 1 ? ` (and ${count - 1} more${shown})` : "";
+    super("invalid_config", `${where}: ${first?.message ?? "invalid config"}${more}`, { details: listed });
+    this.issues = listed;
+    this.total = count;
   }
 }
 

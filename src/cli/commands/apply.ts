@@ -1,7 +1,12 @@
-import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { SlipwayError } from "../../util/errors.js";
+import { ConfigError, SlipwayError } from "../../util/errors.js";
+import {
+  MAX_CONFIG_BYTES,
+  decodeConfigBytes,
+  readRegularFile,
+  type ReadFailure,
+} from "../../config/index.js";
 import type { ApiClient } from "../client.js";
 import { readConfigSource } from "../config-source.js";
 import { connect, globals, type CliContext } from "../context.js";
@@ -93,19 +98,44 @@ export function applyConfig(client: ApiClient, request: ApplyRequest): Promise<A
   return client.post<ApplyResponse>("/api/v1/config/apply", request);
 }
 
-async function readSavedPlan(path: string): Promise<SavedPlan> {
-  let parsed: Partial<SavedPlan>;
-  try {
-    parsed = JSON.parse(await readFile(path, "utf8")) as Partial<SavedPlan>;
-  } catch (err) {
-    throw new SlipwayError(
-      "invalid_request",
-      `cannot read the plan file ${path}: ${(err as Error).message}`,
-      {
-        hint: "make one with `slipway plan --out FILE`",
-      },
-    );
+/**
+ * A saved plan holds the source (at most {@link MAX_CONFIG_BYTES}, up to six times that once escaped
+ * as JSON) and the plan, which lists every field of every object it creates.
+ */
+const MAX_PLAN_FILE_BYTES = 64 * MAX_CONFIG_BYTES;
+
+function planFileFailure(failure: ReadFailure): string {
+  switch (failure.reason) {
+    case "missing":
+      return "it does not exist";
+    case "directory":
+      return "it is a directory";
+    case "not-regular":
+      return `it is ${failure.kind}, not a regular file`;
+    case "permission":
+      return "permission denied";
+    case "too-large":
+      return `it is ${failure.size} bytes; a saved plan is at most ${MAX_PLAN_FILE_BYTES}`;
+    case "other":
+      return failure.code;
   }
+}
+
+async function readSavedPlan(path: string): Promise<SavedPlan> {
+  const hint = "make one with `slipway plan --out FILE`";
+  const cannot = (why: string) =>
+    new SlipwayError("invalid_request", `cannot read the plan file ${path}: ${why}`, { hint });
+  const read = await readRegularFile(path, MAX_PLAN_FILE_BYTES);
+  if (!read.ok) throw cannot(planFileFailure(read.failure));
+  let json: unknown;
+  try {
+    json = JSON.parse(decodeConfigBytes(read.bytes, path, MAX_PLAN_FILE_BYTES));
+  } catch (err) {
+    const issue = err instanceof ConfigError ? err.issues[0] : undefined;
+    if (issue) throw cannot(`line ${issue.line}, column ${issue.column}: ${issue.message}`);
+    throw cannot((err as Error).message);
+  }
+  const parsed = (typeof json === "object" && json !== null ? json : {}) as Partial<SavedPlan>;
   if (
     parsed.kind !== "slipway-plan" ||
     parsed.version !== 1 ||

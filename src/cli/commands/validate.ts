@@ -17,7 +17,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         try {
           const loaded = await loadConfigFile(file);
           const c = loaded.config;
-          results.push({ file, valid: true, issues: [] as ConfigError["issues"] });
+          results.push({ file, valid: true, issues: [] as ConfigError["issues"], problems: 0 });
           if (options.json !== true) {
             const envs = Object.keys(c.environments).length;
             const services = Object.keys(c.services).length;
@@ -27,10 +27,10 @@ export function registerValidate(program: Command, ctx: CliContext): void {
           }
         } catch (err) {
           if (!(err instanceof ConfigError)) throw err;
-          results.push({ file, valid: false, issues: err.issues });
+          results.push({ file, valid: false, issues: err.issues, problems: err.total });
           if (options.json !== true) {
-            output.err(formatIssues(err.issues, { color: output.color }));
-            output.err(output.c.red(`✗ ${file}: ${err.issues.length} problem(s)`));
+            output.err(formatIssues(err.issues, { color: output.color, total: err.total }));
+            output.err(output.c.red(`✗ ${file}: ${err.total} problem(s)`));
           }
         }
       }
