@@ -122,6 +122,15 @@ describe("StoreHold", () => {
     expect(lines.filter((l) => l.msg.includes("records rollout decisions again"))).toHaveLength(1);
   });
 
+  it("ends an outage of failed reads without saying decisions are recorded again (none was refused)", () => {
+    const { hold, lines } = captured();
+    hold.failed(full("08006"), T0);
+    expect(lines.filter((l) => l.msg.includes("cannot record rollout decisions"))).toHaveLength(1);
+    hold.tickDone(new Set([3]), T0 + S, T0 + S + 10);
+    expect(hold.view()).toMatchObject({ held: 0, since: null });
+    expect(lines.filter((l) => l.msg.includes("records rollout decisions again"))).toHaveLength(0);
+  });
+
   it("counts only the store's failures as a hold", () => {
     expect(isStoreUnavailable(full())).toBe(true);
     expect(isStoreUnavailable(new SlipwayError("store_unwritable", "read-only"))).toBe(true);

@@ -56,11 +56,14 @@ export class StoreHold {
   readonly #held = new Map<number, number>();
   #since: number | undefined;
   #reason: string | null = null;
+  #cause: string | null = null;
   #loggedCause: string | undefined;
   #retryAt = 0;
   #retryMs = FIRST_RETRY_MS;
   #unrecorded = 0;
   #lastFailure = 0;
+  /** Whether this outage held a rollout; one that only failed reads ends without a word. */
+  #heldAny = false;
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -84,12 +87,16 @@ export class StoreHold {
   failed(err: SlipwayError, now: number, rolloutId?: number): void {
     this.#unrecorded += 1;
     this.#lastFailure = now;
-    if (rolloutId !== undefined && !this.#held.has(rolloutId)) this.#held.set(rolloutId, now);
+    if (rolloutId !== undefined && !this.#held.has(rolloutId)) {
+      this.#held.set(rolloutId, now);
+      this.#heldAny = true;
+    }
     this.#since ??= now;
     this.#reason = err.message;
     this.#retryAt = now + this.#retryMs;
     this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
     const cause = (err.details as { cause?: string } | undefined)?.cause ?? err.code;
+    this.#cause = cause;
     // Once per outage, and again only if the cause changes (a full disk that became an I/O error).
     if (cause === this.#loggedCause) return;
     this.#loggedCause = cause;
@@ -104,12 +111,16 @@ export class StoreHold {
   recorded(rolloutId: number | undefined, now: number): void {
     if (rolloutId !== undefined) this.#held.delete(rolloutId);
     if (this.#since === undefined || this.#held.size > 0) return;
-    this.#logger.info(
-      { heldMs: now - this.#since },
-      "the store records rollout decisions again; rollouts go on from where they were",
-    );
+    if (this.#heldAny) {
+      this.#logger.info(
+        { heldMs: now - this.#since },
+        "the store records rollout decisions again; rollouts go on from where they were",
+      );
+    }
+    this.#heldAny = false;
     this.#since = undefined;
     this.#reason = null;
+    this.#cause = null;
     this.#loggedCause = undefined;
     this.#retryAt = 0;
     this.#retryMs = FIRST_RETRY_MS;
@@ -123,6 +134,11 @@ export class StoreHold {
   tickDone(active: ReadonlySet<number>, startedAt: number, now: number): void {
     for (const id of this.#held.keys()) if (!active.has(id)) this.#held.delete(id);
     if (this.#lastFailure < startedAt) this.recorded(undefined, now);
+  }
+
+  /** The store's code for the last refusal (`SQLITE_FULL`, `25006`, …), null when nothing is held. */
+  cause(): string | null {
+    return this.#cause;
   }
 
   view(): StoreHoldView {

@@ -151,7 +151,11 @@ describe.skipIf(skip !== undefined)(
       disk.free();
       const done = await w.waitFor(id, ["succeeded", "rolled-back", "failed", "aborted"], 60_000);
       expect(done.status, `${done.reason ?? ""}\n${w.diagnostics()}`).toBe("succeeded");
-      const events = (await w.rolloutEvents(id)).map((e) => e.type);
+      const recorded = await w.rolloutEvents(id);
+      expect(recorded.filter((e) => e.type === "rollout.held").map((e) => e.payload.cause)).toEqual([
+        "SQLITE_FULL",
+      ]);
+      const events = recorded.map((e) => e.type);
       expect(events).not.toContain("rollout.rolled-back");
       expect(events.filter((t) => t === "rollout.promoted")).toHaveLength(1);
       expect((await call("GET", "/readyz", undefined, false)).status).toBe(200);
