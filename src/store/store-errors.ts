@@ -61,7 +61,7 @@ const FREE_SPACE =
   "free space on the disk that holds the store; Slipway carries on by itself once it can write";
 const PG_REACH = "check that PostgreSQL is running and reachable from here, and the database URL";
 
-/** SQLite result codes (extended ones share their primary's prefix) and Node system codes. */
+/** SQLite result codes, matched by prefix: the extended ones (`SQLITE_IOERR_WRITE`) share their primary's. */
 const SQLITE_FAULTS: readonly (readonly [prefix: string, reason: string, hint: string])[] = [
   ["SQLITE_FULL", "the disk is full", FREE_SPACE],
   [
@@ -189,7 +189,7 @@ export function storeUnavailable(
     operation === "read"
       ? ""
       : fault.outcomeUnknown
-        ? "; the change may not have been saved"
+        ? "; whether the change was saved is unknown"
         : "; nothing was changed";
   const driver = said === fault.cause ? fault.cause : `${fault.cause}: ${said}`;
   return new SlipwayError("store_unavailable", `${what}: ${fault.reason} (${driver})${outcome}`, {
