@@ -34,6 +34,7 @@ import type {
   AgentState,
   AgentStopOptions,
   EnvironmentSpec,
+  ListenCheck,
   StatsWindowJson,
 } from "./types.js";
 import { agentVersion } from "./version.js";
@@ -167,6 +168,12 @@ class NodeAgent implements Agent, AgentCore {
       await this.#persist();
       await stopped;
     });
+  }
+
+  checkListen(listen: string): Promise<ListenCheck> {
+    const { environments } = this.#require();
+    // Under the lock: an environment being put right now is seen as holding its address.
+    return this.#withEnvLock(() => environments.checkListen(listen));
   }
 
   async startInstance(spec: InstanceSpec): Promise<InstanceStatus> {

@@ -19,17 +19,19 @@ import {
   environmentBody,
   environmentName,
   instanceSpecBody,
+  listenCheckBody,
   logsQuery,
   parseInput,
   statsQuery,
 } from "./schemas.js";
-import type { AgentState, EnvironmentSpec, StatsWindowJson } from "./types.js";
+import type { AgentState, EnvironmentSpec, ListenCheck, StatsWindowJson } from "./types.js";
 
 /** What the API needs from the agent. */
 export interface AgentCore {
   state(): AgentState;
   putEnvironment(name: string, spec: EnvironmentSpec): Promise<void>;
   deleteEnvironment(name: string): Promise<void>;
+  checkListen(listen: string): Promise<ListenCheck>;
   startInstance(spec: InstanceSpec): Promise<InstanceStatus>;
   stopInstance(id: string): Promise<void>;
   logs(id: string, tail: number): Promise<string[]>;
@@ -99,6 +101,10 @@ function registerRoutes(app: FastifyInstance, core: AgentCore, events: InstanceE
   app.delete("/v1/environments/:env", async (request, reply) => {
     await core.deleteEnvironment((request.params as Params).env ?? "");
     return reply.code(204).send();
+  });
+  app.post("/v1/listen-checks", async (request) => {
+    const { listen } = parseInput(listenCheckBody, request.body, "body");
+    return core.checkListen(listen);
   });
   app.post("/v1/instances", async (request, reply) => {
     const spec = parseInput(instanceSpecBody, request.body, "body");

@@ -10,7 +10,7 @@ import type { InstanceStatus } from "../runtime/index.js";
 import { SlipwayError, type ErrorCode } from "../util/errors.js";
 import type { InstanceEvent } from "./events.js";
 import type { instanceSpecBody } from "./schemas.js";
-import type { AgentState, EnvironmentState, StatsWindowJson } from "./types.js";
+import type { AgentState, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
 import { parseEventStream } from "../util/sse.js";
 
 export interface AgentClientOptions {
@@ -29,6 +29,8 @@ export interface AgentClient {
   state(): Promise<AgentState>;
   putEnvironment(env: string, body: { listen: string; routes: RouteTable }): Promise<EnvironmentState>;
   deleteEnvironment(env: string): Promise<void>;
+  /** Whether a router could listen on `listen` now; changes nothing. */
+  checkListen(listen: string): Promise<ListenCheck>;
   startInstance(spec: InstanceSpecInput): Promise<InstanceStatus>;
   stopInstance(id: string): Promise<void>;
   logs(id: string, options?: { tail?: number }): Promise<string[]>;
@@ -93,6 +95,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     state: () => call("GET", "/v1/state"),
     putEnvironment: (env, body) => call("PUT", `/v1/environments/${seg(env)}`, body),
     deleteEnvironment: (env) => call("DELETE", `/v1/environments/${seg(env)}`),
+    checkListen: (listen) => call("POST", "/v1/listen-checks", { listen }),
     startInstance: (spec) => call("POST", "/v1/instances", spec),
     stopInstance: (id) => call("DELETE", `/v1/instances/${seg(id)}`),
     logs: async (id, opts = {}) => {

@@ -4,11 +4,12 @@
  * atomically (the router's setRoutes). Targets that name one of the agent's instances are left out of
  * the applied table while that instance is not ready ("not ready: out of rotation").
  */
+import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { parseListenAddress } from "../config/index.js";
 import { createRouter, type RouteTable, type Router } from "../router/index.js";
 import { SlipwayError } from "../util/errors.js";
-import type { EnvironmentSpec, EnvironmentState, StatsWindowJson } from "./types.js";
+import type { EnvironmentSpec, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
 
 export interface EnvironmentsOptions {
   logger: Logger;
@@ -64,6 +65,30 @@ export class Environments {
 
   has(name: string): boolean {
     return this.#entries.has(name);
+  }
+
+  /**
+   * Whether a router could listen on `listen` now, changing nothing: one of our own listeners holds it
+   * (`heldBy`), or a bind is tried and released at once. Lets the control plane refuse an apply whose
+   * address another process holds before anything is committed (a later bind can still lose a race).
+   */
+  async checkListen(listen: string): Promise<ListenCheck> {
+    const address = parseListenAddress(listen);
+    if (address === undefined) throw new SlipwayError("invalid_request", `listen: bad address ${listen}`);
+    for (const [name, entry] of this.#entries) {
+      const same = entry.address?.host === address.host && entry.address.port === address.port;
+      if (entry.router !== undefined && (entry.spec.listen === listen || same)) {
+        return { listen, available: false, heldBy: name };
+      }
+    }
+    try {
+      await tryBind(address.host, address.port);
+      return { listen, available: true };
+    } catch (err) {
+      const refused = asListenError(err, listen);
+      if (!(refused instanceof SlipwayError)) throw refused;
+      return { listen, available: false, code: refused.code, message: refused.message };
+    }
   }
 
   specs(): Record<string, EnvironmentSpec> {
@@ -148,10 +173,26 @@ export class Environments {
   }
 }
 
+/** Binds as the router does (same call, same options) and closes again. */
+function tryBind(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  });
+}
+
 /** Any failure to bind (in use, address not on this host, privileged port) is the caller's to fix. */
 function asListenError(err: unknown, listen: string): unknown {
   if (err instanceof SlipwayError) return err;
   const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") {
+    return new SlipwayError("address_in_use", `router: ${listen} is already in use`, { cause: err });
+  }
   if (code === "EADDRNOTAVAIL" || code === "EACCES" || code === "ENOTFOUND") {
     return new SlipwayError("address_in_use", `router: cannot listen on ${listen}: ${code}`, { cause: err });
   }

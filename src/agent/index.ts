@@ -20,5 +20,6 @@ export type {
   AgentStopOptions,
   EnvironmentSpec,
   EnvironmentState,
+  ListenCheck,
   StatsWindowJson,
 } from "./types.js";

@@ -42,6 +42,8 @@ export const environmentBody = z.strictObject({
   routes: routeTableSchema,
 });
 
+export const listenCheckBody = z.strictObject({ listen: environmentBody.shape.listen });
+
 const probe = z
   .strictObject({
     http: z.string().startsWith("/").optional(),

@@ -21,6 +21,17 @@ export interface EnvironmentState extends EnvironmentSpec {
   error?: string;
 }
 
+/** `POST /v1/listen-checks`: whether a router could listen on an address now. */
+export interface ListenCheck {
+  listen: string;
+  available: boolean;
+  /** The agent's own environment listening there (then `available` is false). */
+  heldBy?: string;
+  /** Why a bind failed (`address_in_use`), and the message saying so. */
+  code?: string;
+  message?: string;
+}
+
 export interface AgentInfo {
   version: string;
   pid: number;

@@ -62,10 +62,23 @@ export const ConfigRevision = z.object({
 
 export const ConfigRevisionWithSource = ConfigRevision.extend({ source: z.string() });
 
+export const RouterProblem = z.object({
+  env: z.string(),
+  listen: z.string(),
+  code: z.string().describe("The agent's error code, e.g. address_in_use."),
+  message: z.string(),
+  since: z.string().describe("When this failure was first seen (ISO time)."),
+});
+
 export const ApplyResponse = z.object({
   applied: z.boolean().describe("False when there was nothing to change (no revision recorded)."),
   revision: z.int(),
   plan: Plan,
+  problems: z
+    .array(RouterProblem)
+    .describe(
+      "Environments of this config whose router is not listening after the apply (e.g. its address was taken after the check); empty when all listen.",
+    ),
 });
 
 export const RevisionList = z.object({ revisions: z.array(ConfigRevision) });

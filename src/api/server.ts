@@ -119,7 +119,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   );
 
   registerStatusRoutes(app, options.store, options.info);
-  registerConfigRoutes(app, options.store);
+  registerConfigRoutes(app, options.store, options.delivery);
   registerTokenRoutes(app, options.store);
   registerEventRoutes(app, options.store, streams);
   registerDeliveryRoutes(app, options.store, options.delivery);

@@ -27,6 +27,7 @@ import type { AgentLink } from "./agent-link.js";
 import { desiredReleases, instanceId, parseInstanceId, routeFor, type DesiredRelease } from "./desired.js";
 import { isFinal, plan, windowWanted } from "./planner.js";
 import { PreviewTraffic } from "./preview.js";
+import { EnvironmentRouters, sameJson, type RouterProblem } from "./routers.js";
 import { holdTimers, isStoreUnavailable, StoreHold, type StoreHoldView } from "./store-hold.js";
 import type { Decision, Observed, PlannerRollout, ReleaseObservation, RolloutState } from "./types.js";
 
@@ -98,7 +99,7 @@ export class RolloutController {
   #stopped = true;
   #events: AbortController | undefined;
   #lastAgentError = "";
-  #envErrors = new Map<string, string>();
+  readonly #routers: EnvironmentRouters;
   readonly #hold: StoreHold;
 
   constructor(options: ControllerOptions) {
@@ -109,6 +110,7 @@ export class RolloutController {
     this.#tickMs = options.tickMs ?? TICK_MS;
     this.secret = options.secret ?? ((name) => process.env[name]);
     this.#preview = new PreviewTraffic(this.#logger);
+    this.#routers = new EnvironmentRouters({ store: this.#store, logger: this.#logger, now: this.#now });
     this.#hold = new StoreHold(this.#logger);
   }
 
@@ -166,7 +168,12 @@ export class RolloutController {
   }
 
   environmentErrors(): Record<string, string> {
-    return Object.fromEntries(this.#envErrors);
+    return this.#routers.errors();
+  }
+
+  /** Environments whose router is not listening, with the address and the cause. */
+  routerProblems(): RouterProblem[] {
+    return this.#routers.problems();
   }
 
   async agentClient(): Promise<AgentClient> {
@@ -286,8 +293,7 @@ export class RolloutController {
   async #advance(rollout: Rollout, world: World, now: number): Promise<Rollout | undefined> {
     const planned = asPlanner(rollout);
     // Time spent waiting for the store is not the rollout's: its clocks move on by it (store-hold.ts).
-    const heldMs = this.#hold.heldFor(rollout.id, now);
-    planned.state = holdTimers(planned.state, heldMs);
+    planned.state = holdTimers(planned.state, this.#hold.heldFor(rollout.id, now));
     const observed: Observed = {
       new: observe(world.agentState.instances, rollout.service, rollout.env, rollout.release),
       old:
@@ -308,10 +314,6 @@ export class RolloutController {
       observed.window = { canary, baseline, end: now };
     }
     const decision = plan(planned, observed, now);
-    // The first decision the store takes again says how long the rollout waited, and why.
-    if (heldMs > 0) {
-      decision.events.unshift({ type: "rollout.held", payload: { heldMs, cause: this.#hold.cause() } });
-    }
     this.#steerPreview(rollout, decision, world);
     if (unchanged(rollout, decision)) return undefined;
     try {
@@ -485,7 +487,8 @@ export class RolloutController {
     );
     const current = [...running.filter((i) => !started.some((s) => s.id === i.id)), ...started];
 
-    // Route tables: every declared environment gets its listener.
+    // Route tables: every declared environment gets its listener (routers.ts orders and reports).
+    const tables = new Map<string, { listen: string; routes: RouteTable }>();
     for (const [envName, env] of world.environments) {
       const table: RouteTable = { services: [] };
       for (const [serviceName, service] of world.services) {
@@ -493,33 +496,9 @@ export class RolloutController {
         const entry = routeFor(serviceName, service.route, envName, desired, current);
         if (entry !== undefined) table.services.push(entry);
       }
-      const agentEnv = world.agentState.environments.find((e) => e.name === envName);
-      if (
-        agentEnv?.listen === env.listen &&
-        agentEnv.address !== undefined &&
-        sameJson(agentEnv.routes, table)
-      ) {
-        this.#envErrors.delete(envName);
-        continue;
-      }
-      try {
-        await client.putEnvironment(envName, { listen: env.listen, routes: table });
-        this.#envErrors.delete(envName);
-      } catch (err) {
-        const message = err instanceof SlipwayError ? err.message : String(err);
-        if (this.#envErrors.get(envName) !== message) {
-          this.#logger.error({ env: envName, err: message }, "could not set up the environment's router");
-        }
-        this.#envErrors.set(envName, message);
-      }
+      tables.set(envName, { listen: env.listen, routes: table });
     }
-    for (const agentEnv of world.agentState.environments) {
-      if (!world.environments.has(agentEnv.name)) {
-        await client.deleteEnvironment(agentEnv.name).catch((err: unknown) => {
-          this.#logger.error({ env: agentEnv.name, err }, "could not remove the environment's router");
-        });
-      }
-    }
+    await this.#routers.reconcile(client, world.agentState.environments, tables);
 
     // Stop what nothing wants, after the tables no longer send it traffic. In the background: a stop
     // waits up to the instance's stop timeout.
@@ -662,18 +641,5 @@ function unchanged(rollout: Rollout, d: Decision): boolean {
     d.verdict === undefined &&
     d.events.length === 0 &&
     sameJson(d.state, rollout.state)
-  );
-}
-
-/** Key order does not matter: the agent answers with its own (schema) order. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-      : v,
   );
 }

@@ -6,7 +6,6 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Agent as HttpAgent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
@@ -411,21 +410,27 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
     expect((await w.hit()).body).toBe("v2");
   }, 90_000);
 
+  // An apply refuses an address another process holds (apply-routers.test.ts); here the port is taken
+  // while the agent is down, so its restart cannot restore the listener.
   it("a router port taken by another process is reported, and the listener comes up once it is free", async () => {
+    const w = await started("{ strategy: rolling }");
+    await w.agent.stop({ stopInstances: true });
+    const port = w.routerPort;
     const squatter = createServer((_req, res) => res.end("not slipway"));
-    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
-    const port = (squatter.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
     try {
-      world = await new DeliveryWorld().start({ rollout: "{ strategy: rolling }", routerPort: port });
+      await w.startAgent();
       const reported = await waitUntil("the environment error", async () => {
-        const d = await deployments(world!);
+        const d = await deployments(w);
         return d.environmentErrors.production;
       });
       expect(reported).toContain(`127.0.0.1:${port}`);
       expect(reported).toMatch(/in use/);
+      const [failed] = await eventsOf(w, "environment.router-failed");
+      expect(failed?.payload).toMatchObject({ listen: `127.0.0.1:${port}`, code: "address_in_use" });
       // Instances still run; the service answers once the port is free.
-      const first = await world.deploy("v1");
-      await world.waitFor(first.id, ["succeeded"]);
+      const first = await w.deploy("v1");
+      await w.waitFor(first.id, ["succeeded"]);
     } finally {
       await new Promise<void>((resolve) =>
         squatter.close(() => {
@@ -434,10 +439,10 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
       );
     }
     await waitUntil("the environment error to clear", async () => {
-      const d = await deployments(world!);
+      const d = await deployments(w);
       return d.environmentErrors.production === undefined ? true : undefined;
     });
-    expect((await world.hit()).body).toBe("v1");
+    expect((await w.hit()).body).toBe("v1");
   }, 60_000);
 
   it("a deploy inside a freeze window is refused unless overridden, and the override is recorded", async () => {

@@ -1,17 +1,28 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import { computePlan, desiredObjects, parseConfig, toChangeInputs, type Plan } from "../../config/index.js";
+import {
+  currentRouterProblems,
+  refuseTakenAddresses,
+  routerProblemsAfterApply,
+} from "../../rollout/listen-checks.js";
 import type { Store } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import { requireRole } from "../auth.js";
 import * as S from "../schemas.js";
+import type { DeliveryApi } from "./delivery.js";
 
 /**
  * Config as code over HTTP. The server, not the CLI, computes the plan: it is the only one that knows
  * the live state. `apply` recomputes the plan against the revision the caller saw; if the config moved
  * on meanwhile the apply is refused as stale, so nobody applies a plan they did not read.
  */
-export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
+export function registerConfigRoutes(
+  app: FastifyInstance,
+  store: Store,
+  delivery?: Pick<DeliveryApi, "controller">,
+): void {
+  const controller = delivery?.controller;
   app.post(
     "/api/v1/config/plan",
     {
@@ -51,7 +62,17 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
       const current = await store.config.currentRevision();
       if (current !== body.baseRevision) throw stalePlan(body.baseRevision, current);
       const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
-      if (plan.changes.length === 0) return { applied: false, revision: current, plan: publicPlan(plan) };
+      const listeners = Object.entries(loaded.config.environments).map(([env, e]) => ({
+        env,
+        listen: e.router.listen,
+      }));
+      const envs = listeners.map((l) => l.env);
+      if (plan.changes.length === 0) {
+        const problems = controller === undefined ? [] : currentRouterProblems(controller, envs);
+        return { applied: false, revision: current, plan: publicPlan(plan), problems };
+      }
+      // A router address another process holds refuses the apply here, before anything is written.
+      if (controller !== undefined) await refuseTakenAddresses(controller, listeners);
       const revision = await store.config.apply({
         baseRevision: body.baseRevision,
         author: principal.actor,
@@ -62,7 +83,9 @@ export function registerConfigRoutes(app: FastifyInstance, store: Store): void {
         changes: toChangeInputs(plan),
         summary: plan.summary,
       });
-      return { applied: true, revision: revision.revision, plan: publicPlan(plan) };
+      // What only the real bind tells (a lost race, a restore that failed) comes after the commit.
+      const problems = controller === undefined ? [] : await routerProblemsAfterApply(controller, envs);
+      return { applied: true, revision: revision.revision, plan: publicPlan(plan), problems };
     },
   );
 

@@ -18,10 +18,20 @@ interface ApplyOptions {
   json?: boolean;
 }
 
+/** An environment whose router is not listening after the apply (see `POST /config/apply`). */
+export interface RouterProblem {
+  env: string;
+  listen: string;
+  code: string;
+  message: string;
+}
+
 interface ApplyResponse {
   applied: boolean;
   revision: number;
   plan: PlanResponse["plan"];
+  /** Absent from servers before this field existed. */
+  problems?: RouterProblem[];
 }
 
 export interface ApplyRequest {
@@ -64,8 +74,15 @@ export function registerApply(program: Command, ctx: CliContext): void {
         });
         if (options.json !== true) printPlan(output, planned);
         if (!hasChanges(planned.plan)) {
-          if (options.json === true)
-            output.json({ applied: false, revision: planned.baseRevision, plan: planned.plan });
+          // Nothing to apply still goes through apply: it answers whether the routers listen.
+          const unchanged = await applyConfig(client, {
+            file: config.file,
+            source: config.source,
+            baseRevision: planned.baseRevision,
+            gitCommit: config.gitCommit,
+          });
+          if (options.json === true) output.json(unchanged);
+          reportRouterProblems(ctx, unchanged.problems ?? [], options.json === true);
           return;
         }
         if (output.tty && options.yes !== true && options.json !== true && !(await confirm())) {
@@ -91,7 +108,34 @@ export function registerApply(program: Command, ctx: CliContext): void {
           ),
         );
       }
+      reportRouterProblems(ctx, result.problems ?? [], options.json === true);
     });
+}
+
+/**
+ * A router that cannot listen makes the apply fail for the caller (exit 1) although the revision is
+ * recorded: the config is live, the environment is not. One line per environment on stderr.
+ */
+export function reportRouterProblems(
+  ctx: CliContext,
+  problems: readonly RouterProblem[],
+  json: boolean,
+): void {
+  if (problems.length === 0) return;
+  process.exitCode = 1;
+  if (json) return;
+  for (const p of problems) {
+    ctx.output.err(
+      ctx.output.c.red(
+        `error: environment ${p.env}: its router is not listening on ${p.listen}: ${p.message}`,
+      ),
+    );
+  }
+  ctx.output.err(
+    ctx.output.c.dim(
+      "hint: free the address or change router.listen, then apply again; `slipway status` shows it",
+    ),
+  );
 }
 
 export function applyConfig(client: ApiClient, request: ApplyRequest): Promise<ApplyResponse> {
