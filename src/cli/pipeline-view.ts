@@ -319,9 +319,12 @@ export function renderRun(output: Output, run: RunView): string {
   );
   if (gates.length > 0) lines.push("", c.bold("Gates"), ...indent(gates, 2));
 
-  const outputs = run.state.jobs.flatMap((j) =>
-    Object.entries(j.outputs).map(([k, v]) => `${j.name}.${k} = ${v}`),
-  );
+  const outputs = run.state.jobs.flatMap((j) => [
+    ...Object.entries(j.outputs).map(([k, v]) => `${j.name}.${k} = ${v}`),
+    ...(j.skippedOutputs ?? []).map((k) =>
+      c.yellow(`${j.name}.${k} skipped: it may contain a secret (the run's log says which step)`),
+    ),
+  ]);
   if (outputs.length > 0) lines.push("", c.bold("Outputs"), ...indent(outputs, 2));
 
   const artifacts = run.state.jobs.flatMap((j) =>
