@@ -43,7 +43,7 @@ import {
   runEvent,
 } from "./run-state.js";
 import { FINAL_WORK, type JobState, type RunState } from "./types.js";
-import { createMasker, maskEvents, maskRunState } from "./mask/index.js";
+import { createMasker, maskError, maskEvents, maskRunState } from "./mask/index.js";
 
 const DEFAULT_PARALLELISM = 2;
 const APPROVAL_TICK_MS = 1_000;
@@ -383,7 +383,10 @@ class Engine implements PipelineEngine {
     this.#active.set(run.id, active);
     active.done = this.#execute(active)
       .catch((err: unknown) => {
-        this.#o.logger.error({ err, run: run.id }, "pipeline run failed unexpectedly");
+        this.#o.logger.error(
+          { err: maskError(err, active.mask), run: run.id },
+          "pipeline run failed unexpectedly",
+        );
       })
       .finally(() => {
         this.#active.delete(run.id);
@@ -436,6 +439,9 @@ class Engine implements PipelineEngine {
     }
     const masker = createMasker(Object.values(secrets));
     active.mask = masker.mask;
+    // Now, not at the next save: what a rerun kept (outputs of an earlier run) is read by conditions
+    // and templates before anything is saved again.
+    maskRunState(active.state, active.mask);
 
     let prepared: { workspace: string; repo: { location: string; kind: "path" | "url" } | undefined };
     try {
@@ -485,7 +491,7 @@ class Engine implements PipelineEngine {
       for (const artifact of job.artifacts) {
         await restoreArtifact(artifact, workspace).catch((err: unknown) => {
           this.#o.logger.warn(
-            { err, run: run.id, artifact: artifact.name },
+            { err: maskError(err, active.mask), run: run.id, artifact: artifact.name },
             "could not restore a kept artifact",
           );
         });
@@ -710,7 +716,10 @@ class Engine implements PipelineEngine {
       });
     });
     active.writing = write.catch((err: unknown) => {
-      this.#o.logger.error({ err, run: active.run.id }, "could not save the pipeline run");
+      this.#o.logger.error(
+        { err: maskError(err, active.mask), run: active.run.id },
+        "could not save the pipeline run",
+      );
     });
     return write;
   }

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { PipelineRun } from "../store/index.js";
+import type { JsonValue, PipelineRun } from "../store/index.js";
 import type { Deployer } from "./steps.js";
 import { PipelineWorld } from "./test-fixtures.js";
 import type { RunState } from "./types.js";
@@ -110,6 +110,41 @@ describe("secrets in what a step produces (real store, checkout and processes)",
     expect(run.jobs[0]?.outputs).toEqual({ fine: "2" });
     expect(run.jobs[0]?.skippedOutputs).toEqual(["***"]);
     expect(await leaks(world, run)).toEqual([]);
+  }, 60_000);
+
+  it("a rerun of a run stored before outputs were checked passes the kept output on masked", async () => {
+    world = new PipelineWorld();
+    const received = join(world.root, "received");
+    await world.start(
+      `ci:
+  on: { manual: {} }
+  secrets: [PROBE_SECRET]
+  jobs:
+    build: { outputs: [key], steps: [ { run: "true" } ] }
+    use:
+      needs: [build]
+      steps: [ { run: 'echo "got:\${{ needs.build.outputs.key }}" > ${received}' } ]
+`,
+      {},
+      withSecret,
+    );
+    const first = await world.finish(await world.run("ci"));
+    // What an earlier version stored: the output in clear, and the job that read it failed.
+    const state = first.state as unknown as RunState;
+    for (const job of state.jobs) {
+      if (job.name === "build") job.outputs = { key: SECRET };
+      else job.status = "failed";
+    }
+    await world.store.pipelines.updateRun({
+      id: first.id,
+      expectedRevision: first.revision,
+      status: "failed",
+      state: state as unknown as JsonValue,
+    });
+    const again = await world.finish(await world.engine.rerun(first.id, "local:alice", { failedOnly: true }));
+    expect(again.jobs.find((j) => j.name === "build")?.carriedFrom).toBe(first.id);
+    expect(readFileSync(received, "utf8")).toBe("got:***\n");
+    expect(JSON.stringify(again.state)).not.toContain(SECRET);
   }, 60_000);
 
   it("masks a failure reason that quotes a file name a step chose, and its event", async () => {

@@ -15,7 +15,7 @@
  * - A stream is masked line by line; a secret split across chunks is still found. An overlong partial
  *   line is flushed in settled pieces, never cutting a secret or a surrogate pair.
  */
-export { maskEvents, maskJson, maskRunState } from "./redact.js";
+export { maskError, maskEvents, maskJson, maskRunState } from "./redact.js";
 export { MIN_DERIVED_LENGTH, embeddedBase64, secretForms } from "./forms.js";
 export {
   MASK,

@@ -85,6 +85,19 @@ export function maskEvents(events: readonly EventInput[], mask: Mask): EventInpu
   );
 }
 
+/**
+ * An error as the log should see it: its message and stack masked (a failure while running a step can
+ * quote what the step wrote: a file name, a line of output). For pino's `err` key.
+ */
+export function maskError(err: unknown, mask: Mask): { type: string; message: string; stack?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: mask(String(err)) };
+  return {
+    type: err.name,
+    message: mask(err.message),
+    ...(err.stack === undefined ? {} : { stack: mask(err.stack) }),
+  };
+}
+
 /** Every string in a JSON value, object keys included, masked; numbers, booleans and null as they are. */
 export function maskJson(value: JsonValue, mask: Mask): JsonValue {
   if (typeof value === "string") return mask(value);
