@@ -50,6 +50,18 @@ describe("LogWriter", () => {
     expect(readFileSync(old, "utf8")).toBe("before\nafter\n");
   });
 
+  it("on close, writes what is queued even while a write is in flight, then takes no more lines", async () => {
+    const path = join(dir, "closing.log");
+    const writer = new LogWriter({ target: { path } });
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i}\n`);
+    for (const line of lines) writer.write(line);
+    writer.close();
+    expect(writer.write("too late\n")).toBe(false);
+    await flushed(writer);
+    expect(readFileSync(path, "utf8")).toBe(lines.join(""));
+    expect(writer.dropped).toBe(0);
+  });
+
   it("drops and counts what it cannot write, never throws, and flush does not wait on the failing disk", async () => {
     const fd = fullDisk();
     try {

@@ -45,7 +45,9 @@ export class LogWriter {
   #queue: string[] = [];
   #queuedBytes = 0;
   #writing = false;
+  /** No more lines are taken. */
   #closed = false;
+  #fdClosed = false;
   #droppedTotal = 0;
   /** Lines lost since the last successful write, and why; reported once writing works again. */
   #lost: { dropped: number; cause: string } | undefined;
@@ -115,21 +117,27 @@ export class LogWriter {
 
   /** What is queued, written now with one attempt per batch (for exit); a failure drops it. */
   flushSync(): void {
-    if (this.#writing || this.#closed) return;
+    if (this.#writing || this.#fdClosed) return;
     while (this.#queue.length > 0) this.#writeBatchSync(this.#takeBatch());
   }
 
-  /** Writes what is queued (one attempt), then closes the file. Later lines are ignored. */
+  /**
+   * Takes no more lines; what is queued is still written (one attempt), then the file is closed: at
+   * once, or when the write in flight ends (closing under it could hand its descriptor to another file).
+   */
   close(): void {
     if (this.#closed) return;
-    this.flushSync();
     this.#closed = true;
-    if (this.#ownsFd) {
-      try {
-        closeSync(this.#fd);
-      } catch {
-        // Closing is best effort; the descriptor is gone either way.
-      }
+    if (!this.#writing) this.#writeNext();
+  }
+
+  #closeFile(): void {
+    if (!this.#ownsFd || this.#fdClosed) return;
+    this.#fdClosed = true;
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Closing is best effort; the descriptor is gone either way.
     }
   }
 
@@ -142,12 +150,12 @@ export class LogWriter {
   }
 
   #writeNext(): void {
-    if (this.#closed || this.#queue.length === 0) {
+    if (this.#queue.length === 0) {
       this.#settle();
       return;
     }
     const batch = this.#takeBatch();
-    if (this.#sync) {
+    if (this.#sync || this.#closed) {
       this.#writeBatchSync(batch);
       this.#settle();
       return;
@@ -220,6 +228,7 @@ export class LogWriter {
 
   #settle(): void {
     if (this.#writing || this.#queue.length > 0) return;
+    if (this.#closed) this.#closeFile();
     const waiting = this.#idle;
     this.#idle = [];
     for (const callback of waiting) callback();
