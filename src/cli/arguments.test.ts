@@ -177,6 +177,42 @@ const CASES: Record<string, Case> = {
     args: ["init", "new", "--project", "My Shop"],
     says: [/^error: --project: expected a project name/m, /found "My Shop"/],
   },
+  "logs of a service name the config could never declare": {
+    args: ["logs", "Web App", "-e", "prod", "--server", "SERVER"],
+    says: [
+      /argument 'service'/,
+      /expected a service name: lowercase letters, digits and "-"/,
+      /found "Web App"/,
+    ],
+  },
+  "rollout promote -e empty": {
+    args: ["rollout", "promote", "web", "-e", "", "--server", "SERVER"],
+    says: [/'-e, --env <env>'/, /expected an environment name/, /found ""/],
+  },
+  "rollback to an environment with a slash": {
+    args: ["rollback", "web", "-e", "prod/eu", "--server", "SERVER"],
+    says: [/'-e, --env <env>'/, /found "prod\/eu"/],
+  },
+  "releases -e with uppercase": {
+    args: ["releases", "web", "-e", "PROD", "--server", "SERVER"],
+    says: [/'-e, --env <env>'/, /found "PROD"/],
+  },
+  "pipeline run of a name that is not a pipeline name": {
+    args: ["pipeline", "run", "../ci", "--server", "SERVER"],
+    says: [/argument 'name'/, /expected a pipeline name/, /found "..\/ci"/],
+  },
+  "pipeline approve -j with a space": {
+    args: ["pipeline", "approve", "3", "-j", "ship it", "--server", "SERVER"],
+    says: [/'-j, --job <job>'/, /expected a job name/, /found "ship it"/],
+  },
+  "token create with a name the API refuses": {
+    args: ["token", "create", "Alice Smith", "--server", "SERVER"],
+    says: [/argument 'name'/, /expected a lowercase token name/, /found "Alice Smith"/],
+  },
+  "repo add --name that is not a label": {
+    args: ["repo", "add", ".", "--name", "My Repo", "--server", "SERVER"],
+    says: [/'--name <name>'/, /expected a repository name/, /found "My Repo"/],
+  },
   "an unknown option": { args: ["status", "--colour"], says: [/unknown option '--colour'/] },
   "a missing required option": {
     args: ["rollout", "status", "web", "--server", "SERVER"],

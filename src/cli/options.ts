@@ -15,6 +15,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
+import { LABEL_PATTERN } from "../config/index.js";
 import { parseListen as parseListenAddress } from "../server/index.js";
 import { SlipwayError } from "../util/errors.js";
 
@@ -92,6 +93,25 @@ export const parseRole = oneOf(ROLES);
 /** What pino knows; anything else makes it throw at start (which read as a bug in slipway). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const parseLogLevel = oneOf(LOG_LEVELS);
+
+/**
+ * A parser for the name of something slipway.yaml declares (a service, an environment, a pipeline, a
+ * job): the config only accepts these, so any other value can never match and is refused here.
+ */
+export function parseName(noun: string): (value: string) => string {
+  return (value) => {
+    if (!new RegExp(LABEL_PATTERN).test(value)) {
+      throw invalid(`${noun} name: lowercase letters, digits and "-", starting with a letter`, value);
+    }
+    return value;
+  };
+}
+
+/** `token create NAME`: as the API takes it. */
+export function parseTokenName(value: string): string {
+  if (/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value)) return value;
+  throw invalid("a lowercase token name such as ci or alice (letters, digits, ., _, -)", value);
+}
 
 /** A run: its id, or PIPELINE#NUMBER. */
 export function parseRunRef(value: string): string {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { SlipwayError } from "../../util/errors.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { wholeNumber } from "../options.js";
+import { parseName, wholeNumber } from "../options.js";
 import { slotPath } from "./rollout.js";
 
 interface LogsOptions {
@@ -30,8 +30,8 @@ export function registerLogs(program: Command, ctx: CliContext): void {
   program
     .command("logs")
     .description("the last lines of each instance's log; -f keeps following")
-    .argument("<service>", "service name")
-    .requiredOption("-e, --env <env>", "environment")
+    .argument("<service>", "service name", parseName("a service"))
+    .requiredOption("-e, --env <env>", "environment", parseName("an environment"))
     .option("-i, --instance <id>", "only this instance (ids as `slipway rollout status` shows them)")
     .option("-n, --tail <n>", "how many of the last lines of each instance", wholeNumber(1, 10_000), 100)
     .option("-f, --follow", "keep printing new lines until Ctrl-C")

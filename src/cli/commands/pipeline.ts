@@ -8,6 +8,7 @@ import {
   listOf as listOfWords,
   parseCommit,
   parseLimit,
+  parseName,
   parseRunRef,
   UsageError,
   wholeNumber,
@@ -77,7 +78,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
   pipeline
     .command("list")
     .description("recent runs, newest first (the declared pipelines when there is none)")
-    .argument("[name]", "only runs of this pipeline")
+    .argument("[name]", "only runs of this pipeline", parseName("a pipeline"))
     .option(
       "-s, --status <statuses>",
       `only runs with these statuses, comma-separated (${PIPELINE_RUN_STATUSES.join(", ")})`,
@@ -137,7 +138,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .command("logs")
     .description("a run's log lines; -f follows them live until the run ends")
     .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
-    .option("-j, --job <job>", "only this job")
+    .option("-j, --job <job>", "only this job", parseName("a job"))
     .option("--step <n>", "only this step of the job (1 is the first)", wholeNumber(1, 1000, "a step number"))
     .option("-f, --follow", "stream new lines until the run ends: exit 0 when it succeeded, 1 otherwise")
     .option("--json", "one JSON object per line")
@@ -170,7 +171,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .description(
       "start a run of a pipeline; --wait follows it to its end, --local runs it here without a server",
     )
-    .argument("<name>", "the pipeline, as declared in slipway.yaml")
+    .argument("<name>", "the pipeline, as declared in slipway.yaml", parseName("a pipeline"))
     .option("--ref <ref>", "branch, tag or full ref to build (default: the repository's HEAD)")
     .option("--sha <sha>", "exact commit to build", parseCommit)
     .option("--repo <name>", "the watched repository (when several are)")
@@ -217,7 +218,7 @@ export function registerPipeline(program: Command, ctx: CliContext): void {
     .command("approve")
     .description("approve the approval step a run waits at (of --job when several wait)")
     .argument("<run>", "run id, or PIPELINE#NUMBER", parseRunRef)
-    .option("-j, --job <job>", "the waiting job to approve")
+    .option("-j, --job <job>", "the waiting job to approve", parseName("a job"))
     .option("--json", "machine-readable run")
     .action(async (ref: string, options: { job?: string; json?: boolean }, command: Command) => {
       const { client } = connectPipelines(command, ctx);

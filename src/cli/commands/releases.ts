@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseName } from "../options.js";
 import { shortTime, table } from "../output.js";
 import { colorReleaseState, formatBytes, shortHash, type ReleaseWithState } from "../rollout-view.js";
 
@@ -8,8 +9,8 @@ export function registerReleases(program: Command, ctx: CliContext): void {
   program
     .command("releases")
     .description("a service's releases, newest first, and their state in each environment")
-    .argument("<service>", "service name")
-    .option("-e, --env <env>", "only this environment's states")
+    .argument("<service>", "service name", parseName("a service"))
+    .option("-e, --env <env>", "only this environment's states", parseName("an environment"))
     .option("--json", "machine-readable list")
     .action(async (service: string, options: { env?: string; json?: boolean }, command: Command) => {
       const client = connect(globals(command), ctx);

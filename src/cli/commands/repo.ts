@@ -2,7 +2,7 @@ import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import type { WatchedRepository } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { checkWebhookSecret } from "../options.js";
+import { checkWebhookSecret, parseName } from "../options.js";
 import type { Output } from "../output.js";
 import { shortTime, table } from "../output.js";
 import { listOf } from "../pipeline-view.js";
@@ -36,7 +36,11 @@ export function registerRepo(program: Command, ctx: CliContext): void {
       "watch a local repository (a hook is installed) or a clone URL (for webhooks); the webhook secret is printed once",
     )
     .argument("<location>", "path of a local git repository, or a clone URL")
-    .option("--name <name>", "a label for it (default: the directory or repository name)")
+    .option(
+      "--name <name>",
+      "a label for it (default: the directory or repository name)",
+      parseName("a repository"),
+    )
     .option("--secret <secret>", "the webhook secret to share with the git host (default: a random one)")
     .option("--json", "machine-readable result")
     .action(

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Rollout } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
+import { parseName } from "../options.js";
 import type { RolloutDetail } from "../rollout-view.js";
 import { followRollout, reportOutcome } from "./deploy.js";
 import { slotPath } from "./rollout.js";
@@ -20,8 +21,8 @@ export function registerRollback(program: Command, ctx: CliContext): void {
   program
     .command("rollback")
     .description("go back to the previous release (or --to VERSION); instant while it is still warm")
-    .argument("<service>", "service name")
-    .requiredOption("-e, --env <env>", "environment")
+    .argument("<service>", "service name", parseName("a service"))
+    .requiredOption("-e, --env <env>", "environment", parseName("an environment"))
     .option("--to <version>", "the release to go back to (default: the one the live release replaced)")
     .option("--wait", "follow the rollback: exit 0 when done, 3 when it was rolled back itself")
     .option("--json", "machine-readable result (with --wait: the final rollout)")

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Rollout } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { parseLimit } from "../options.js";
+import { parseLimit, parseName } from "../options.js";
 import { colorStatus, renderRolloutStatus, type RolloutDetail } from "../rollout-view.js";
 
 interface SlotOptions {
@@ -22,8 +22,8 @@ export function registerRollout(program: Command, ctx: CliContext): void {
   rollout
     .command("status")
     .description("the latest rollout: steps, weight, instances and the last verdicts")
-    .argument("<service>", "service name")
-    .requiredOption("-e, --env <env>", "environment")
+    .argument("<service>", "service name", parseName("a service"))
+    .requiredOption("-e, --env <env>", "environment", parseName("an environment"))
     .option("-n, --verdicts <n>", "how many of the last verdicts to show", parseLimit, 10)
     .option("--json", "machine-readable rollout, verdicts and what runs now")
     .action(async (service: string, options: SlotOptions & { verdicts: number }, command: Command) => {
@@ -39,8 +39,8 @@ export function registerRollout(program: Command, ctx: CliContext): void {
     const sub = rollout
       .command(name)
       .description(does)
-      .argument("<service>", "service name")
-      .requiredOption("-e, --env <env>", "environment");
+      .argument("<service>", "service name", parseName("a service"))
+      .requiredOption("-e, --env <env>", "environment", parseName("an environment"));
     if (name === "promote") sub.option("--full", "promote fully now, skipping the remaining steps");
     sub
       .option("--json", "machine-readable rollout")

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { TokenRecord } from "../../store/index.js";
 import { connect, globals, type CliContext } from "../context.js";
-import { parseRole, parseTokenId } from "../options.js";
+import { parseRole, parseTokenId, parseTokenName } from "../options.js";
 import { shortTime, table } from "../output.js";
 
 type TokenView = TokenRecord;
@@ -11,7 +11,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   token
     .command("create")
     .description("create a token; the secret is printed once")
-    .argument("<name>", "what it is for, e.g. ci or alice")
+    .argument("<name>", "what it is for, e.g. ci or alice", parseTokenName)
     .option("--role <role>", "admin | operator | viewer", parseRole, "operator")
     .option("--json", "machine-readable result")
     .action(async (name: string, options: { role: string; json?: boolean }, command: Command) => {
