@@ -73,6 +73,22 @@ describe("slipway deploy, rollout, rollback, releases, logs, status against a ru
     expect(res.stderr).toContain(`error: artifact ${join(world.root, "no/such/dir")} does not exist`);
   });
 
+  it("refuses a blank --artifact as a usage error, and system trees and the data directory by the server", async () => {
+    const blank = await cli(["deploy", "web", ...slot, "--version", "v9", "--artifact", ""]);
+    expect(blank.code).toBe(64);
+    expect(blank.stderr).toContain('expected a directory; found ""');
+    const data = await cli(["deploy", "web", ...slot, "--version", "v9", "--artifact", "data"]);
+    expect(data.code).toBe(1);
+    expect(data.stderr).toContain(`error: artifact ${join(world.root, "data")} is refused: `);
+    expect(data.stderr).toContain("Slipway's data directory");
+    const proc = await cli(["deploy", "web", ...slot, "--version", "v9", "--artifact", "/proc/self/fdinfo"]);
+    expect(proc.code).toBe(1);
+    // Resolved before it is judged: /proc/self is this control plane's /proc/<pid>.
+    expect(proc.stderr).toMatch(
+      /error: artifact \/proc\/self\/fdinfo is refused: \/proc\/\d+\/fdinfo is inside \/proc/,
+    );
+  });
+
   it("follows a failing canary under load and exits 3 with the reason and the failing verdict", async () => {
     world.artifact("v2", { failRate: 0.3 });
     const load = startLoad(world.routerUrl, 100);

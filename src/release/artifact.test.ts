@@ -126,10 +126,18 @@ describe("storeArtifact", () => {
   it.each([
     [
       "an absolute link",
-      (dir: string) => symlinkSync("/etc/passwd", join(dir, "passwd")),
+      (dir: string) => {
+        symlinkSync("/etc/passwd", join(dir, "passwd"));
+      },
       /absolute symlink/,
     ],
-    ["a link leading up and out", (dir: string) => symlinkSync("../../secret", join(dir, "s")), /outside/],
+    [
+      "a link leading up and out",
+      (dir: string) => {
+        symlinkSync("../../secret", join(dir, "s"));
+      },
+      /outside/,
+    ],
     [
       "a link that climbs from where another link leads",
       (dir: string) => {
@@ -138,7 +146,13 @@ describe("storeArtifact", () => {
       },
       /sneaky -> here\/\.\.\/outside points outside/,
     ],
-    ["a link loop", (dir: string) => symlinkSync("loop", join(dir, "loop")), /loop/],
+    [
+      "a link loop",
+      (dir: string) => {
+        symlinkSync("loop", join(dir, "loop"));
+      },
+      /loop/,
+    ],
   ])("refuses %s inside the artifact and stores nothing", async (_what, add, message) => {
     const dir = build();
     add(dir);

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { SlipwayError } from "../../util/errors.js";
 import type { ApiClient } from "../client.js";
 import { connect, globals, type CliContext } from "../context.js";
@@ -57,7 +57,8 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
     )
     .option(
       "--artifact <dir>",
-      "directory to release (the build's output); omit to deploy an existing release",
+      "directory to release (the build's output; a symlink is resolved); omit to deploy an existing release",
+      parseArtifact,
     )
     .option(
       "--commit <sha>",
@@ -89,6 +90,15 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
       const outcome = await followRollout(ctx, client, deployed.rollout.id, { json: options.json === true });
       reportOutcome(ctx, outcome, options.json === true, (detail) => !isFailure(detail.rollout.status));
     });
+}
+
+/**
+ * `--artifact DIR`: only the blank value is refused here (it would mean the working directory). What a
+ * release may be made of is the control plane's decision, on its own machine (src/release).
+ */
+function parseArtifact(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError('expected a directory; found ""');
+  return value;
 }
 
 function printDeployed(ctx: CliContext, d: DeployResponse, waiting = false): void {
