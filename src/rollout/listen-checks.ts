@@ -36,7 +36,7 @@ export function listenersToCheck(
  * The checks that refuse the apply: the address is not free and no environment of ours holds it (one
  * of ours that holds it is moving away or going: the controller orders that, see routers.ts).
  */
-export function refusals(checks: readonly (ListenCheck & { env: string })[]): RouterProblem[] {
+export function refusals(checks: readonly (ListenCheck & { env: string })[]): Omit<RouterProblem, "since">[] {
   return checks
     .filter((c) => !c.available && c.heldBy === undefined)
     .map((c) => ({
@@ -44,7 +44,6 @@ export function refusals(checks: readonly (ListenCheck & { env: string })[]): Ro
       listen: c.listen,
       code: c.code ?? "address_in_use",
       message: c.message ?? `router: ${c.listen} is not available`,
-      since: new Date().toISOString(),
     }));
 }
 
@@ -80,7 +79,7 @@ export async function refuseTakenAddresses(
     `environment ${first.env}: ${first.message}${more}; nothing was applied`,
     {
       hint: `stop what listens on ${first.listen}, or give environments.${first.env}.router.listen another address`,
-      details: refused.map(({ env, listen, code, message }) => ({ env, listen, code, message })),
+      details: refused,
     },
   );
 }
