@@ -179,6 +179,7 @@ class Walk {
   private readonly path: Segment[] = [];
   /** Values of the document so far, aliases expanded. */
   private values = 0;
+  private overExpanded = false;
   private readonly written: number;
 
   constructor(written: number) {
@@ -190,7 +191,10 @@ class Walk {
     this.problems.push({ offset: offset ?? 0, path, message });
   }
 
-  /** Visits `node`, returning what to put in its place (the named node, for an alias) and its size. */
+  /**
+   * Visits `node`, returning what to put in its place (the named node, for an alias) and its size.
+   * Recursive, and safely so: depthProblem has refused any document nested deeper than MAX_NESTING.
+   */
   visit(node: unknown, segment: Segment | undefined): { node: unknown; size: Size } {
     if (segment !== undefined) this.path.push(segment);
     try {
@@ -233,8 +237,12 @@ class Walk {
     }
     this.values += size.values;
     if (this.values - this.written > MAX_ALIAS_VALUES) {
-      const message = `invalid YAML: aliases expand the document by more than ${MAX_ALIAS_VALUES} values here (*${alias.source} alone is ${size.values}); anchors are for sharing small blocks`;
-      this.report(offset, message);
+      // Said once, where the limit is passed: every alias after it is over the limit too.
+      if (!this.overExpanded) {
+        const message = `invalid YAML: aliases expand the document by more than ${MAX_ALIAS_VALUES} values here (*${alias.source} alone is ${size.values}); anchors are for sharing small blocks`;
+        this.report(offset, message);
+        this.overExpanded = true;
+      }
       return none;
     }
     if (this.path.length + size.height > MAX_NESTING) {
