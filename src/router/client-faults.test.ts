@@ -187,6 +187,33 @@ describe("requests the router refuses as malformed", () => {
     expect(after.v1.aborted + after.v2.aborted).toBe(0);
   });
 
+  it("does not count a request in flight on a connection then refused for garbage", async () => {
+    const slow = await backend("slow", (req, res) => {
+      req.resume();
+      setTimeout(() => res.end("late"), 150);
+    });
+    const r = await startRouter({
+      services: [
+        {
+          name: "web",
+          pathPrefix: "/",
+          releases: [{ name: "v1", weight: 100, targets: [target("s", slow.port)] }],
+        },
+      ],
+    });
+    cleanups.push(() => r.close());
+    const client = await rawClient(r.port);
+    // The body's last byte and the garbage arrive together, after the request has gone to the target.
+    client.write("POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 2\r\n\r\nx");
+    while (slow.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    client.write("yGARBAGE\r\n\r\n");
+    expect(await client.response()).toMatchObject({ status: 400 });
+    expect(await client.waitClosed()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settled(r, "v1");
+    expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 0, aborted: 0, errors: 0 });
+  });
+
   it("does not count a client that stops mid-body and leaves as an error", async () => {
     const w = await watched();
     await exchange(w.r, "POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 100\r\n\r\nabc");
@@ -206,6 +233,34 @@ describe("requests the router refuses as malformed", () => {
     const res = await client.response();
     expect(res?.status).toBe(200);
     expect(JSON.parse(res?.body ?? "{}")).toMatchObject({ body: "hello" });
+  });
+});
+
+describe("requests pipelined behind the last one of a connection", () => {
+  const SECOND = "GET /2 HTTP/1.1\r\nHost: app\r\n\r\n";
+
+  it("answers a request that closes the connection and processes nothing after it", async () => {
+    for (const first of [
+      "GET /1 HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n",
+      "GET /1 HTTP/1.0\r\n\r\n",
+    ]) {
+      const w = await watched();
+      const { statuses } = await exchange(w.r, first + SECOND);
+      expect(statuses).toEqual([200]);
+      expect([...w.a.seen, ...w.b.seen].map((req) => req.url)).toEqual(["/1"]);
+      const after = (await w.figures()) as { v1: StatsWindow; v2: StatsWindow };
+      expect(after.v1.requests + after.v2.requests).toBe(1);
+    }
+  });
+
+  it("refuses an HTTP/1.1 request without Host and sends nothing behind it to a release", async () => {
+    const w = await watched();
+    const before = await w.figures();
+    const { statuses, bodies } = await exchange(w.r, `GET /1 HTTP/1.1\r\n\r\n${SECOND}`);
+    expect(statuses).toEqual([400]);
+    expect(JSON.parse(bodies[0] ?? "{}")).toMatchObject({ code: "malformed_request" });
+    expect(w.a.seen.length + w.b.seen.length).toBe(0);
+    expect(await w.figures()).toEqual(before);
   });
 });
 

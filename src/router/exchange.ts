@@ -126,6 +126,8 @@ export class Exchange implements ScannedRequest, LongLived {
   private drainHooked = false;
   private abortUpstream: ((err: Error) => void) | null = null;
   private resume: (() => void) | null = null;
+  /** Kept here: by the time the client's connection has closed, Node may have cleared `req.socket`. */
+  private readonly socket: Socket;
 
   constructor(
     private readonly owner: ExchangeOwner,
@@ -135,6 +137,7 @@ export class Exchange implements ScannedRequest, LongLived {
   ) {
     res.exchange = this;
     res.on("close", onResponseClose);
+    this.socket = req.socket;
   }
 
   /**
@@ -191,6 +194,12 @@ export class Exchange implements ScannedRequest, LongLived {
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 103 Early Hints and the like: not forwarded.
+    if (this.connectionGone()) {
+      // The client's connection is gone and no 'close' told us: a response queued behind another
+      // one on that connection (Node emits 'close' only for the response holding the socket).
+      this.onClientClose();
+      return false;
+    }
     const out: string[] = [];
     const flags = copyResponseHeaders(raw, out);
     if (this.setCookie !== undefined) out.push("set-cookie", this.setCookie);
@@ -216,6 +225,14 @@ export class Exchange implements ScannedRequest, LongLived {
 
   onComplete(): void {
     if (this.phase === DONE) return;
+    if (this.connectionGone()) {
+      // As in onHeaders: the client never gets this response, whatever its status.
+      this.markClientGone();
+      this.phase = DONE;
+      this.res.destroy();
+      this.finish();
+      return;
+    }
     this.phase = DONE;
     this.res.end();
     this.finish();
@@ -223,8 +240,13 @@ export class Exchange implements ScannedRequest, LongLived {
 
   onError(err: Error): void {
     if (this.phase === DONE) return;
-    // The client's body broke off (it closed, or sent bad framing): undici's error is the client's doing.
-    if (!this.clientGone && this.hasBody && !this.req.complete && this.req.destroyed) this.markClientGone();
+    // The client's connection is gone (closed, or refused for bad bytes) or its body broke off:
+    // undici's error is the client's doing (a body stream destroyed under it), not the release's.
+    if (
+      !this.clientGone &&
+      (this.connectionGone() || (this.hasBody && !this.req.complete && this.req.destroyed))
+    )
+      this.markClientGone();
     if (this.phase === STREAMING || this.clientGone) {
       // Headers are out (or nobody is listening): all we can do is cut the client's connection.
       if (!this.clientGone) {
@@ -281,6 +303,11 @@ export class Exchange implements ScannedRequest, LongLived {
     this.finish();
   }
 
+  /** The client's connection can carry no response any more (Node ended or destroyed it). */
+  private connectionGone(): boolean {
+    return this.socket.destroyed || this.socket.writableEnded;
+  }
+
   private markClientGone(): void {
     this.clientGone = true;
     this.leftAs = this.blameForLeaving();
@@ -289,11 +316,13 @@ export class Exchange implements ScannedRequest, LongLived {
   /**
    * The rule of docs/router.md, "Clients that leave": a client that leaves is the release's fault only
    * when the release had the whole request and kept it waiting, without a response head, for at least
-   * `abandonedAfterMs`. A connection the router refused as malformed is not counted at all.
+   * `abandonedAfterMs`. Not counted at all: a request the release never had whole (the client left
+   * mid-upload; its time would be the client's, not the release's) and one on a connection the router
+   * refused as malformed.
    */
   private blameForLeaving(): number {
-    if (this.owner.refusedConnection(this.req.socket)) return NOT_COUNTED;
-    if (this.phase !== WAITING || this.deliveredAt === 0) return ABORTED;
+    if (this.deliveredAt === 0 || this.owner.refusedConnection(this.socket)) return NOT_COUNTED;
+    if (this.phase !== WAITING) return ABORTED;
     return performance.now() - this.deliveredAt >= this.owner.abandonedAfterMs ? ABANDONED : ABORTED;
   }
 

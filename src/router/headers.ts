@@ -40,7 +40,7 @@ export interface ScannedRequest {
   malformed: string | undefined;
 }
 
-const SEEN_HOST = 1;
+export const SEEN_HOST = 1;
 const SEEN_CODING = 2;
 
 /**
@@ -54,7 +54,11 @@ const HOST_CHARS = (() => {
   return table;
 })();
 
+/** Far above any DNS name (253) with a port; bounds what X-Forwarded-Host adds to a request. */
+const MAX_HOST_LENGTH = 1024;
+
 function isValidHost(host: string): boolean {
+  if (host.length > MAX_HOST_LENGTH) return false;
   for (let i = 0; i < host.length; i++) {
     const c = host.charCodeAt(i);
     if (c >= 128 || HOST_CHARS[c] === 0) return false;

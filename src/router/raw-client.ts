@@ -102,7 +102,8 @@ export class RawClient {
   }
 }
 
-function parseResponse(
+/** The first complete response in `text` and its length in chars, or undefined when it is not all there. */
+export function parseResponse(
   text: string,
   ended: boolean,
   head: boolean,

@@ -4,8 +4,15 @@ import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { SlipwayError } from "../util/errors.js";
+import { ClientConnections, endRaw } from "./client-connections.js";
 import { Exchange, type ExchangeOwner, ProxyResponse } from "./exchange.js";
-import { RequestIds, type ScannedRequest, appendForwardedHeaders, scanRequestHeaders } from "./headers.js";
+import {
+  RequestIds,
+  SEEN_HOST,
+  type ScannedRequest,
+  appendForwardedHeaders,
+  scanRequestHeaders,
+} from "./headers.js";
 import { attachRouterMetrics } from "./prometheus.js";
 import { type RouterProblemCode, rawProblem } from "./problem.js";
 import { RETENTION_MS, ReleaseStatsImpl } from "./release-stats.js";
@@ -19,6 +26,7 @@ import {
 } from "./route-table.js";
 import { matchService, pickRelease } from "./routing.js";
 import { Tunnel, type TunnelOwner } from "./tunnel.js";
+import { isProtocolList } from "./upgrade-response.js";
 import type {
   ReleaseStats,
   RouteTable,
@@ -32,6 +40,13 @@ import { type LongLived, UpstreamRegistry } from "./upstreams.js";
 const DEFAULT_TIMEOUTS: RouterTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000 };
 const DEFAULT_DRAIN_MS = 30_000;
 const DEFAULT_ABANDONED_MS = 2_000;
+/**
+ * The largest request head the router takes: 2 KB under Node's default 16 KB, so that a head it
+ * accepts still fits a Node target's limit with the headers the router adds (X-Forwarded-*, at most
+ * one Host of 1 KB again as X-Forwarded-Host, the request id). Otherwise the client's oversized head
+ * would come back as the target's 431, counted against the release.
+ */
+const MAX_HEAD_BYTES = 14 * 1024;
 const ignore = (): void => undefined;
 const SILENT: RouterLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
@@ -62,8 +77,7 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   readonly ids = new RequestIds();
   private readonly longLived = new Set<LongLived>();
   private readonly tunnels = new Set<Tunnel>();
-  /** Connections on which Node's parser refused the client's bytes (weak: gone with the socket). */
-  private readonly refused = new WeakSet<object>();
+  private readonly connections = new ClientConnections(this.ids);
   /** Exchanges not finished yet (long-lived ones included). */
   private active = 0;
   private readonly now: () => number;
@@ -87,7 +101,9 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
       maxConnections: options.maxConnectionsPerTarget ?? 256,
     });
     this.server = createServer<typeof IncomingMessage, typeof ProxyResponse>(
-      { ServerResponse: ProxyResponse },
+      // A missing Host is refused by the router itself (handle): Node's own 400 would keep the
+      // connection's pipelined requests coming, and answer without a problem document.
+      { ServerResponse: ProxyResponse, requireHostHeader: false, maxHeaderSize: MAX_HEAD_BYTES },
       (req, res) => {
         this.handle(req, res);
       },
@@ -96,7 +112,11 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
       this.handleUpgrade(req, socket, head);
     });
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-      this.onClientError(err, socket);
+      this.connections.onClientError(err, socket);
+    });
+    // Without a listener Node cuts the connection at once, with any answer still in flight on it.
+    this.server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+      this.connections.closeAfterAnswers(socket, "bad_request");
     });
     if (options.metrics !== undefined) {
       const env = options.env ?? "default";
@@ -172,16 +192,24 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   }
 
   refusedConnection(socket: Socket): boolean {
-    return this.refused.has(socket);
+    return this.connections.wasRefused(socket);
   }
 
   /** The hot path. */
   private handle(req: IncomingMessage, res: ProxyResponse): void {
     const exchange = new Exchange(this, req, res, performance.now());
     this.active++;
+    const socket = req.socket;
+    // RFC 9112 §9.6: nothing after the request that closes the connection is processed. Node's parser
+    // stops by itself after a client's `Connection: close`, not after a close the router decided.
+    if (this.connections.isEnding(socket)) {
+      exchange.reject("malformed_request", true);
+      return;
+    }
     const table = this.table;
     scanRequestHeaders(req.rawHeaders, exchange, table.overrideHeader, this.trust);
-    if (exchange.malformed !== undefined) {
+    if (isMalformed(req, exchange)) {
+      this.connections.endAfterThisRequest(socket);
       exchange.reject("malformed_request", true);
       return;
     }
@@ -206,6 +234,12 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const startedAt = performance.now();
+    // Behind the connection's last request (RFC 9112 §9.6), or behind answers still being written.
+    if (this.connections.isEnding(socket) || this.connections.busy(socket)) {
+      this.connections.closeAfterAnswers(socket);
+      return;
+    }
+    socket.on("error", () => socket.destroy());
     const scan: ScannedRequest = {
       headers: [],
       host: "",
@@ -223,10 +257,9 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     const table = this.table;
     scanRequestHeaders(req.rawHeaders, scan, table.overrideHeader, this.trust);
     appendForwardedHeaders(scan, req.socket.remoteAddress, this.ids);
-    socket.on("error", () => socket.destroy());
     const release = this.upgradeRelease(req, scan, table);
     if (typeof release === "string") {
-      socket.end(rawProblem(release, scan.requestId));
+      endRaw(socket, rawProblem(release, scan.requestId));
       return;
     }
     const tunnel = new Tunnel(this, req, socket, head, release, scan, startedAt);
@@ -243,33 +276,12 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     if (this.stopping) return "no_ready_target";
     // A body would have to be sent before the target has agreed to switch: refused, as with Node's
     // own parser the bytes after the head are the new protocol's, not a body.
-    if (scan.malformed !== undefined || scan.hasBody) return "malformed_request";
+    if (isMalformed(req, scan) || scan.hasBody || !isProtocolList(scan.upgrade)) return "malformed_request";
     const url = req.url ?? "";
     if (!url.startsWith("/")) return "bad_request";
     const service = matchService(table, scan.host, url);
     if (service === undefined) return "no_route";
     return pickRelease(service, table, this.random, { ...scan, setCookie: undefined }) ?? "unknown_release";
-  }
-
-  /**
-   * Node's parser refused bytes from a client: bad syntax or framing, headers over the limit, or a
-   * request not received in time. Answered with a problem document unless a response has started on
-   * the connection; the connection is remembered so that an exchange it cuts short is not counted
-   * against a release. A reset or broken socket is only closed (the exchange records an abort).
-   */
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const problem = clientErrorProblem(err.code ?? "");
-    if (problem !== undefined) {
-      this.refused.add(socket);
-      // Trap: `_httpMessage` is Node's undocumented (long-stable) slot for the response in progress on
-      // the connection; Node's default handler reads it the same way so as not to corrupt a response.
-      const current = (socket as { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
-      if (socket.writable && current?.headersSent !== true) {
-        // Written before destroy, as Node's default does: a small write reaches the kernel at once.
-        socket.write(rawProblem(problem, this.ids.next()));
-      }
-    }
-    socket.destroy();
   }
 
   private statsFor(service: string, release: string): ReleaseStatsImpl {
@@ -326,8 +338,7 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   }
 }
 
-function clientErrorProblem(code: string): RouterProblemCode | undefined {
-  if (code === "HPE_HEADER_OVERFLOW") return "headers_too_large";
-  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return "request_timeout";
-  return code.startsWith("HPE_") ? "malformed_request" : undefined;
+/** The scan found a fault, or an HTTP/1.1 request has no Host (RFC 9112 §3.2: answered 400). */
+function isMalformed(req: IncomingMessage, scan: ScannedRequest): boolean {
+  return scan.malformed !== undefined || (req.httpVersionMinor === 1 && (scan.seen & SEEN_HOST) === 0);
 }

@@ -34,6 +34,15 @@ export function parseResponseHead(head: string): ResponseHead | undefined {
   return { status: Number(match[1]), statusLine, headers };
 }
 
+const PROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?$/;
+
+/** RFC 9110 §7.8: an Upgrade request header is a list of `name[/version]` tokens. */
+export function isProtocolList(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const items = value.split(",").map((t) => t.trim());
+  return items.some((t) => t.length > 0) && items.every((t) => t.length === 0 || PROTOCOL.test(t));
+}
+
 function values(head: ResponseHead, lower: string): string[] {
   return head.headers.filter(([name]) => name.toLowerCase() === lower).map(([, value]) => value);
 }

@@ -152,6 +152,38 @@ describe("an upgrade the target declines", () => {
   });
 });
 
+describe("an upgrade pipelined behind a request still being answered", () => {
+  it("lets that answer finish, then closes instead of tunnelling", async () => {
+    const b = await backend((req, res) => {
+      req.resume();
+      setTimeout(() => res.writeHead(200, { "content-length": "4" }).end("slow"), 150);
+    });
+    const r = await router(b.port);
+    const client = await rawClient(r.port);
+    client.write(`GET /first HTTP/1.1\r\nHost: app\r\n\r\n${UPGRADE}`);
+    expect(await client.response()).toMatchObject({ status: 200, body: "slow" });
+    expect(await client.waitClosed()).toBe(true);
+    expect(client.leftover).toBe("");
+    expect(b.seen.map((req) => req.url)).toEqual(["/first"]);
+  });
+});
+
+describe("an upgrade pipelined behind a request the router refused", () => {
+  it("is not processed: the connection closes after the refusal", async () => {
+    const b = await backend((req, res) => {
+      req.resume();
+      res.end("ok");
+    });
+    const r = await router(b.port);
+    const client = await rawClient(r.port);
+    client.write(`GET /first HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 1\r\n\r\n ${UPGRADE}`);
+    expect(await client.response()).toMatchObject({ status: 400 });
+    expect(await client.waitClosed()).toBe(true);
+    expect(client.leftover).toBe("");
+    expect(b.seen).toHaveLength(0);
+  });
+});
+
 describe("a target that switches protocols wrongly", () => {
   for (const [what, answer] of [
     [
