@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
-import { generateDataKey } from "../secrets/index.js";
+import { DEFAULT_DATA_KEY_PATH, openDataKey } from "../secrets/index.js";
 import { openStore, type PipelineRun, type Store } from "../store/index.js";
 import { createPipelineEngine, type EngineOptions } from "./engine.js";
 import type { PipelineEngine } from "./engine-types.js";
@@ -78,11 +78,14 @@ export class PipelineWorld {
 
   /** Watches one more repository (for runs that name it); returns its id. */
   async addRepository(name: string, location: string): Promise<string> {
+    // Sealed under the data directory's own key, as the server does: a control plane started later on
+    // this directory (durability.test.ts) refuses a store holding secrets under a key it cannot find.
+    const { key } = await openDataKey(join(this.dataDir, ...DEFAULT_DATA_KEY_PATH), { create: true });
     const repo = await this.store.pipelines.addRepository({
       name,
       location,
       kind: "path",
-      sealedWebhookSecret: generateDataKey().seal("0123456789abcdef0123", "test"),
+      sealedWebhookSecret: key.seal("0123456789abcdef0123", "test"),
       createdBy: "test",
     });
     return repo.id;
