@@ -414,11 +414,10 @@ export class RolloutController {
         return { requests: 0, errors: 0, latenciesMs: [] };
       throw err;
     }
-    // A request the client gave up on before the release answered failed, as far as that client is
-    // concerned: a canary that hangs must not pass an error-rate check with "0 errors". Aborts that
-    // happen to every release alike (people leaving a page) weigh on both sides of a vsBaseline check.
-    const errors = Math.min(w.requests, w.errors + w.aborted);
-    return { requests: w.requests, errors, latenciesMs: w.latenciesMs };
+    // The router decides who is to blame for a client that left: `errors` already holds the requests
+    // a release kept waiting past its threshold (`abandoned`), so a hanging canary cannot pass an
+    // error-rate check, while `aborted` (clients that left early) is no error: no client can make one.
+    return { requests: w.requests, errors: w.errors, latenciesMs: w.latenciesMs };
   }
 
   #steerPreview(rollout: Rollout, decision: Decision, world: World): void {
