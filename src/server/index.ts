@@ -134,11 +134,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       stop: () =>
         // Artifact copies first: a deploy (or a pipeline's deploy step) copying a large tree must not
         // hold the stop for the rest of its copy.
-        (stopping ??= Promise.resolve(service.stop())
-          .then(() => triggers.stop())
-          .then(() => pipelines.stop())
-          .then(() => controller.stop())
-          .then(() => closeAll(running, store, logger))),
+        (stopping ??= (async () => {
+          service.stop();
+          await triggers.stop();
+          await pipelines.stop();
+          await controller.stop();
+          await closeAll(running, store, logger);
+        })()),
     };
   } catch (err) {
     await app?.close();

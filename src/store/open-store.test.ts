@@ -66,6 +66,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
       { name: "0001-initial" },
       { name: "0002-delivery" },
       { name: "0003-pipelines" },
+      { name: "0004-secrets" },
       { name: "0005-heartbeat" },
     ]);
     await again.close();
@@ -81,6 +82,7 @@ describe.each(storeBackends())("opening the store on $name", (backend) => {
         { name: "0001-initial" },
         { name: "0002-delivery" },
         { name: "0003-pipelines" },
+        { name: "0004-secrets" },
         { name: "0005-heartbeat" },
       ]);
     } finally {
