@@ -162,6 +162,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       }
       const artifact = join(dirname(file), web.build?.artifact ?? "web");
       const dataDir = mkdtempSync(join(tmpdir(), "slipway-demo-"));
+      const bad = mkdtempSync(join(tmpdir(), "slipway-demo-v3-"));
       let agent: AgentProcess | undefined;
       let server: RunningServer | undefined;
       try {
@@ -192,8 +193,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         const url = `http://${listen.host}:${listen.port}/`;
         output.out(`Sending ${RPS} requests/s to ${url} for the whole demo.\n`);
 
-        // The bad release: the same service, with 30 % of its requests failing.
-        const bad = join(dataDir, "web-v3");
+        // The bad release: the same service, with 30 % of its requests failing. Built outside the data
+        // directory, which the release store refuses as an artifact source.
         cpSync(artifact, bad, { recursive: true });
         writeFileSync(join(bad, "faults.json"), JSON.stringify({ failRate: 0.3 }));
 
@@ -252,6 +253,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         await server?.stop();
         await agent?.stop();
         rmSync(dataDir, { recursive: true, force: true });
+        rmSync(bad, { recursive: true, force: true });
       }
     });
 }
