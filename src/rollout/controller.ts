@@ -293,7 +293,8 @@ export class RolloutController {
   async #advance(rollout: Rollout, world: World, now: number): Promise<Rollout | undefined> {
     const planned = asPlanner(rollout);
     // Time spent waiting for the store is not the rollout's: its clocks move on by it (store-hold.ts).
-    planned.state = holdTimers(planned.state, this.#hold.heldFor(rollout.id, now));
+    const heldMs = this.#hold.heldFor(rollout.id, now);
+    planned.state = holdTimers(planned.state, heldMs);
     const observed: Observed = {
       new: observe(world.agentState.instances, rollout.service, rollout.env, rollout.release),
       old:
@@ -314,6 +315,10 @@ export class RolloutController {
       observed.window = { canary, baseline, end: now };
     }
     const decision = plan(planned, observed, now);
+    // The first decision the store takes again says how long the rollout waited, and why.
+    if (heldMs > 0) {
+      decision.events.unshift({ type: "rollout.held", payload: { heldMs, cause: this.#hold.cause() } });
+    }
     this.#steerPreview(rollout, decision, world);
     if (unchanged(rollout, decision)) return undefined;
     try {
