@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { type AnalysisConfig, type SampleWindow, judge } from "../judge/index.js";
 import { RawClient } from "./raw-client.js";
-import { type Backend, type TestRouter, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, type TestRouter, send, startBackend, startRouter, target } from "./test-helpers.js";
 import type { RouteTable, RouterOptions, StatsWindow } from "./types.js";
 
 /**
@@ -277,15 +277,23 @@ const ERROR_RATE: AnalysisConfig = {
   checks: [{ metric: "error-rate", max: "5%" }],
 };
 
-async function abandon(url: string, afterMs: number): Promise<void> {
-  const controller = new AbortController();
-  const pending = request(url, { signal: controller.signal }).then(
-    (res) => res.body.dump(),
-    () => undefined,
+/**
+ * `count` requests at once, each abandoned by its client `afterMs` after the target has received them
+ * all (so that every one has reached the release, however loaded the machine).
+ */
+async function abandon(url: string, target: Backend, count: number, afterMs: number): Promise<void> {
+  const controllers = Array.from({ length: count }, () => new AbortController());
+  const reached = target.seen.length + count;
+  const pending = controllers.map((c) =>
+    request(url, { signal: c.signal }).then(
+      (res) => res.body.dump(),
+      () => undefined,
+    ),
   );
+  while (target.seen.length < reached) await new Promise((resolve) => setTimeout(resolve, 2));
   await new Promise((resolve) => setTimeout(resolve, afterMs));
-  controller.abort();
-  await pending;
+  for (const c of controllers) c.abort();
+  await Promise.all(pending);
 }
 
 describe("clients that walk away", () => {
@@ -303,26 +311,49 @@ describe("clients that walk away", () => {
 
   it("a client aborting quickly, again and again, does not fail an error-rate check", async () => {
     const slow = await backend("slow", (req, res) => {
-      const timer = setTimeout(() => res.end("ok"), 1_000);
-      req.socket.on("close", () => {
+      const timer = setTimeout(() => res.end("ok"), req.url === "/quick" ? 0 : 1_000);
+      res.on("close", () => {
         clearTimeout(timer);
       });
     });
     const r = await startRouter(oneRelease(slow.port), { abandonedAfterMs: 500 });
     cleanups.push(() => r.close());
-    for (let i = 0; i < 20; i++) await abandon(r.url, 20);
+    for (let i = 0; i < 20; i++) expect((await send(`${r.url}/quick`)).status).toBe(200);
+    for (let i = 0; i < 20; i++) await abandon(r.url, slow, 1, 0);
     await settled(r, "v1");
     const w = r.router.stats("web", "v1").window(0);
+    // Aborts are counted apart: neither errors nor judged requests nor latencies.
     expect(w).toMatchObject({ requests: 20, aborted: 20, abandoned: 0, errors: 0 });
+    expect(w.latenciesMs.length).toBe(20);
     const healthy = { requests: 20, errors: 0, latenciesMs: [5, 6, 7] };
     expect(judge(ERROR_RATE, judgeInput(w), healthy).result).toBe("pass");
+  });
+
+  it("a client aborting quickly, again and again, does not dilute a failing release's error rate", async () => {
+    const failing = await backend("failing", (req, res) => {
+      const timer = setTimeout(() => res.writeHead(500).end(), 200);
+      res.on("close", () => {
+        clearTimeout(timer);
+      });
+    });
+    const r = await startRouter(oneRelease(failing.port), { abandonedAfterMs: 1_000 });
+    cleanups.push(() => r.close());
+    for (let i = 0; i < 10; i++) expect((await send(r.url)).status).toBe(500);
+    for (let batch = 0; batch < 20; batch++) {
+      await abandon(r.url, failing, 20, 0);
+    }
+    await settled(r, "v1");
+    const w = r.router.stats("web", "v1").window(0);
+    expect(w).toMatchObject({ requests: 10, errors: 10, aborted: 400 });
+    const healthy = { requests: 400, errors: 0, latenciesMs: [5, 6, 7] };
+    expect(judge(ERROR_RATE, judgeInput(w), healthy).result).toBe("fail");
   });
 
   it("a release that holds requests past the threshold until clients give up fails the check", async () => {
     const hanging = await backend("hanging", () => undefined);
     const r = await startRouter(oneRelease(hanging.port), { abandonedAfterMs: 100 });
     cleanups.push(() => r.close());
-    await Promise.all(Array.from({ length: 20 }, () => abandon(r.url, 250)));
+    await abandon(r.url, hanging, 20, 250);
     await settled(r, "v1");
     const w = r.router.stats("web", "v1").window(0);
     expect(w).toMatchObject({ requests: 20, aborted: 0, abandoned: 20, errors: 20 });

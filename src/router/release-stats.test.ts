@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { createSeededRandom } from "../util/random.js";
 import { RETENTION_MS, ReleaseStatsImpl, WINDOW_SAMPLES } from "./release-stats.js";
-import { mergeSamples } from "./window-bucket.js";
+import { ABANDONED, ABORTED, mergeSamples } from "./window-bucket.js";
 
 function statsAt(start: number) {
   const clock = { now: start };
@@ -11,20 +11,22 @@ function statsAt(start: number) {
 }
 
 describe("release stats windows", () => {
-  it("counts requests, errors, status classes and aborts in the window", () => {
+  it("counts requests, errors, status classes, aborts and abandons in the window", () => {
     const { clock, stats } = statsAt(1_000_000);
     stats.record(200, 10, false);
     stats.record(302, 10, false);
     stats.record(404, 10, false);
     stats.record(503, 10, false);
-    stats.record(0, 10, false); // client went away
+    stats.record(ABORTED, 10, false); // client went away early: apart, no latency
+    stats.record(ABANDONED, 3_000, false); // client gave up on a release that held it: an error
     stats.record(101, 10, false); // upgrade
     stats.record(200, 10, true); // broke off mid-body
     clock.now += 500;
     const w = stats.window(0);
-    expect(w).toMatchObject({ requests: 7, errors: 2, aborted: 1, upgrades: 1 });
+    expect(w).toMatchObject({ requests: 7, errors: 3, aborted: 1, abandoned: 1, upgrades: 1 });
     expect(w.statusClasses).toEqual({ "2xx": 2, "3xx": 1, "4xx": 1, "5xx": 1 });
     expect(w.latenciesMs.length).toBe(7);
+    expect(stats.durationCounts.reduce((a, b) => a + b, 0)).toBe(7);
   });
 
   it("keeps only what happened since the given time, to the second", () => {

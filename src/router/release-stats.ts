@@ -54,15 +54,10 @@ export class ReleaseStatsImpl implements ReleaseStats {
     const now = this.now();
     this.lastActivity = now;
     this.bucketAt(now).record(status, latencyMs, broken, this.random);
-    const cls =
-      status === ABORTED
-        ? 5
-        : status === ABANDONED
-          ? 6
-          : status < 200
-            ? 0
-            : Math.min(4, Math.floor(status / 100) - 1);
+    const cls = codeClass(status);
     this.classTotals[cls] = (this.classTotals[cls] ?? 0) + 1;
+    // An abort's time is the client's: not a duration of the release's (as in the windows).
+    if (status === ABORTED) return;
     const seconds = latencyMs / 1000;
     this.durationSum += seconds;
     let i = 0;
@@ -144,4 +139,11 @@ export class ReleaseStatsImpl implements ReleaseStats {
     }
     return out;
   }
+}
+
+/** Index in CODE_CLASSES. */
+function codeClass(status: number): number {
+  if (status === ABORTED) return 5;
+  if (status === ABANDONED) return 6;
+  return status < 200 ? 0 : Math.min(4, Math.floor(status / 100) - 1);
 }

@@ -89,13 +89,16 @@ export interface StatusClassCounts {
 
 /** Figures for one release over `[sinceMs, now]`, rounded out to whole window buckets. */
 export interface StatsWindow {
-  /** Every request sent to the release, including aborted ones and WebSocket upgrades. */
+  /**
+   * Requests the release answered (any status, WebSocket upgrades included) or abandoned: what the
+   * judge judges. Aborted ones are apart (`aborted`), as are requests the router refused (nowhere).
+   */
   requests: number;
   /** 5xx from a target, proxy-made 502/503/504, responses that broke off mid-body, and `abandoned`. */
   errors: number;
   /**
    * The client went away before the response was complete, and not because the release kept it
-   * waiting past `abandonedAfterMs` (counted in requests and latencies, not in errors, no status).
+   * waiting past `abandonedAfterMs`: not in `requests`, errors or latencies (its time is the client's).
    */
   aborted: number;
   /**

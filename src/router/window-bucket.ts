@@ -12,9 +12,9 @@ export const LATENCY_HIGHEST_US = 3_600_000_000;
 
 /**
  * `record`'s status for a request the client left before the response was complete. ABORTED: not
- * the release's fault (it was not keeping the client waiting for long). ABANDONED: the release had held
- * the whole request longer than the router's `abandonedAfterMs` without answering, so it counts as an
- * error (see docs/router.md, "Clients that leave").
+ * the release's fault (it was not keeping the client waiting for long), counted apart. ABANDONED: the
+ * release had held the whole request longer than the router's `abandonedAfterMs` without answering, so
+ * it counts as an error (see docs/router.md, "Clients that leave").
  */
 export const ABORTED = 0;
 export const ABANDONED = -1;
@@ -59,8 +59,16 @@ export class WindowBucket implements SampleSet {
     this.samples = new Float64Array(capacity);
   }
 
-  /** `status`: ABORTED, ABANDONED, 101 = upgraded, or the response's. `broken` = failed after the headers went out. */
+  /**
+   * `status`: ABORTED, ABANDONED, 101 = upgraded, or the response's. `broken` = failed after the headers
+   * went out. An aborted request is only counted in `aborted`: it says nothing about the release (its
+   * time is the client's choice), so it must neither dilute the error rate nor the latencies.
+   */
   record(status: number, latencyMs: number, broken: boolean, random: () => number): void {
+    if (status === ABORTED) {
+      this.aborted++;
+      return;
+    }
     this.requests++;
     if (status >= 500) {
       this.c5xx++;
@@ -72,7 +80,7 @@ export class WindowBucket implements SampleSet {
     else if (status === ABANDONED) {
       this.abandoned++;
       this.errors++;
-    } else this.aborted++;
+    }
     if (broken && status < 500) this.errors++;
     const us = Math.round(latencyMs * 1000);
     this.histogram.recordValue(us < 1 ? 1 : us > LATENCY_HIGHEST_US ? LATENCY_HIGHEST_US : us);
