@@ -20,8 +20,10 @@ import type { StatsWindow } from "./types.js";
  */
 const RELEASES = ["v1", "v2"] as const;
 const CASE_BOUND_MS = 4_000;
-/** Silence after which the router is taken to be waiting on the client. */
-const LONG_IDLE_MS = 400;
+/** A body that has not moved for this long at its target is taken to wait on the client. */
+const STALLED_MS = 200;
+/** Silence after which the router is taken to be waiting on the client anyway. */
+const LONG_IDLE_MS = 800;
 
 interface World {
   r: TestRouter;
@@ -29,8 +31,8 @@ interface World {
   upstreams: Server[];
   /** Upgraded sockets of the targets: closeAllConnections does not know them. */
   tunnels: Set<Socket>;
-  /** Requests a target has started to receive and whose body has not ended: waiting on the client. */
-  receiving: Set<IncomingMessage>;
+  /** Requests a target has started to receive and whose body has not ended, with their last byte's time. */
+  receiving: Map<IncomingMessage, number>;
   /** Requests that reached a target without the router's X-Forwarded-For or request id. */
   unhandled: string[];
   /** Answers each target finished writing (responses, 101s, refused upgrades), by target name. */
@@ -60,7 +62,8 @@ async function startUpstream(
   const server = createServer((req, res) => {
     checkHandled(req, unhandled);
     res.on("finish", count);
-    receiving.add(req);
+    receiving.set(req, Date.now());
+    req.on("data", () => receiving.set(req, Date.now()));
     req.on("close", () => receiving.delete(req));
     req.resume();
     req.on("end", () => {
@@ -97,7 +100,7 @@ beforeAll(async () => {
   const shared = {
     unhandled: [] as string[],
     tunnels: new Set<Socket>(),
-    receiving: new Set<IncomingMessage>(),
+    receiving: new Map<IncomingMessage, number>(),
     answered: { a: 0, b: 0 } as Record<string, number>,
   };
   const a = await startUpstream("a", true, shared);
@@ -172,19 +175,22 @@ async function sendRaw(port: number, bytes: Buffer, cuts: number[]): Promise<Out
 }
 
 /**
- * Until no byte has arrived for a moment and every request still in flight at a release waits on the
- * client (its target is still receiving the body), or nothing at all has happened for a longer moment
- * (undici sends a request's head only with the first byte of its body).
+ * Until no byte has arrived for a moment and the releases have nothing in flight but requests whose
+ * body has stopped coming (the router waits on the client), or nothing has happened at all for a
+ * longer moment (undici sends a request's head only with the first byte of its body).
  */
 async function quiet(received: () => number): Promise<void> {
   const deadline = Date.now() + CASE_BOUND_MS / 2;
   let seen = -1;
   let idleSince = Date.now();
   while (Date.now() < deadline) {
+    const now = Date.now();
     const inFlight = RELEASES.reduce((sum, n) => sum + world.r.router.stats("web", n).inFlight, 0);
+    let stalled = 0;
+    for (const last of world.receiving.values()) if (now - last >= STALLED_MS) stalled++;
     const idle = received() === seen;
-    if (!idle) idleSince = Date.now();
-    if (idle && (inFlight <= world.receiving.size || Date.now() - idleSince >= LONG_IDLE_MS)) return;
+    if (!idle) idleSince = now;
+    if (idle && (inFlight <= stalled || now - idleSince >= LONG_IDLE_MS)) return;
     seen = received();
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
