@@ -171,3 +171,11 @@ export async function rawRequest(port: number, text: string): Promise<string> {
     socket.write(text);
   });
 }
+
+/** Waits (at most 5 s) until the releases have no request in flight: each is recorded when it ends. */
+export async function settled(r: TestRouter, ...releases: string[]): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (releases.some((name) => r.router.stats("web", name).inFlight > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
