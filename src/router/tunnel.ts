@@ -383,6 +383,8 @@ export class Tunnel implements LongLived {
     }
     this.state = DONE;
     this.client.end();
+    // Read (and drop) what the client still sends, or its FIN goes unseen until the grace is over.
+    this.client.resume();
     this.socket?.end();
     const client = this.client;
     const socket = this.socket;
