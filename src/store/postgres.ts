@@ -151,6 +151,13 @@ export async function openPostgres(databaseUrl: string): Promise<{ db: StoreDb; 
   // An idle client whose server went away emits 'error' on the pool; unhandled it would crash the
   // process. The next query on a fresh client reports the problem where someone is listening.
   pool.on("error", () => undefined);
+  // A client that is checked out (inside a transaction, between two queries) when its server goes away
+  // emits 'error' on itself, not on the pool: without a listener that is an uncaught exception that
+  // ends the control plane. The query in flight (or the next one) rejects with the cause anyway, and
+  // the pool drops the broken client when it is released.
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
   const db = new Kysely<StoreDatabase>({ dialect: new SlipwayPostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);

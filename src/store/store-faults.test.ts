@@ -7,6 +7,8 @@ import { SmallDisk, smallDiskSkipReason } from "../test-support/small-disk.js";
 import { postgresBaseUrl, storeBackends } from "../test-support/stores.js";
 import { SlipwayError } from "../util/errors.js";
 import { openStore, type Store, type StoreOptions } from "./index.js";
+import { openPostgres } from "./postgres.js";
+import { sql } from "kysely";
 
 /** What a store failure must look like to a caller: the coded error with the driver's cause in it. */
 function expectUnavailable(error: unknown, cause: string): SlipwayError {
@@ -167,6 +169,36 @@ describe.skipIf(pgUrl === null)("PostgreSQL that cannot be written", () => {
     expect(await store.events.list({ types: ["probe."] })).toEqual([]);
     // A fresh connection serves the next write.
     await store.events.append({ type: "probe.after", actor: "test" });
+  });
+
+  it("a connection lost while checked out between two queries of a transaction does not crash the process", async () => {
+    const store = await postgres!.open();
+    const url = postgres!.optionsOf(store).databaseUrl!;
+    const { db } = await openPostgres(url);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    // vitest reports uncaught exceptions as run errors; listening here makes this test say it instead.
+    process.on("uncaughtException", onUncaught);
+    try {
+      const outcome = await db
+        .transaction()
+        .execute(async (trx) => {
+          const [row] = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows;
+          await admin(store, `select pg_terminate_backend(${row!.pid})`);
+          // The client is idle, checked out, when its server goes away: pg emits 'error' on it.
+          await sleep(300);
+          await sql`select 1`.execute(trx);
+        })
+        .then(
+          () => "committed",
+          (e: unknown) => e,
+        );
+      expect(outcome).toBeInstanceOf(Error);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await db.destroy();
+    }
   });
 
   it("a read-only server: writes are store_unavailable (25006), reads go on, checkWritable tells, and it recovers", async () => {
