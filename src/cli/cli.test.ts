@@ -223,6 +223,9 @@ describe.each(storeBackends())(
       expect(status.revision).toBe(5);
     });
   },
+  // Each test runs several CLI processes, and an apply waits up to 10 s for the controller's next tick
+  // (listen-checks.ts): under a full test run on two cores that has gone past the default 30 s.
+  { timeout: 90_000 },
 );
 
 describe("slipway validate", () => {

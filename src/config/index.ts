@@ -56,6 +56,7 @@ export {
 } from "./expression.js";
 export { CRON_EXAMPLE, parseCron, tryParseCron, type CronSchedule } from "./cron.js";
 export { loadConfigFile, parseConfig, readConfigText, type LoadedConfig } from "./load.js";
+export { createConfigParser, type ConfigParser, type ConfigParserOptions } from "./config-parser.js";
 export { MAX_CONFIG_BYTES, checkConfigText, decodeConfigBytes } from "./source-text.js";
 export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
 export { formatIssues, type FormatIssuesOptions } from "./issues.js";

@@ -49,7 +49,8 @@ function toData(file: string, doc: Document): unknown {
   }
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a parsed config all the way down (also after it crossed a thread: see config-parser.ts). */
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

@@ -1,6 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
-import { computePlan, desiredObjects, parseConfig, toChangeInputs, type Plan } from "../../config/index.js";
+import {
+  computePlan,
+  createConfigParser,
+  desiredObjects,
+  toChangeInputs,
+  type Plan,
+} from "../../config/index.js";
 import {
   currentRouterProblems,
   refuseTakenAddresses,
@@ -23,6 +29,13 @@ export function registerConfigRoutes(
   delivery?: Pick<DeliveryApi, "controller">,
 ): void {
   const controller = delivery?.controller;
+  // Checking a file is CPU work (about 0.6 s for the worst one MAX_CONFIG_BYTES allows) that a viewer
+  // can ask for: it runs on a worker thread, so health checks, the rollout controller and every other
+  // request keep their event loop meanwhile (src/api/config-parse-lag.test.ts measures it).
+  const parser = createConfigParser();
+  app.addHook("onClose", async () => {
+    await parser.close();
+  });
   app.post(
     "/api/v1/config/plan",
     {
@@ -37,7 +50,7 @@ export function registerConfigRoutes(
     async (request) => {
       requireRole(request, "viewer");
       const body = request.body as z.output<typeof S.ConfigSourceBody>;
-      const loaded = parseConfig(body.source, body.file);
+      const loaded = await parser.parse(body.source, body.file);
       const baseRevision = await store.config.currentRevision();
       const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
       return { baseRevision, sourceHash: loaded.sourceHash, plan: publicPlan(plan) };
@@ -58,7 +71,7 @@ export function registerConfigRoutes(
     async (request) => {
       const principal = requireRole(request, "operator");
       const body = request.body as z.output<typeof S.ApplyBody>;
-      const loaded = parseConfig(body.source, body.file);
+      const loaded = await parser.parse(body.source, body.file);
       const current = await store.config.currentRevision();
       if (current !== body.baseRevision) throw stalePlan(body.baseRevision, current);
       const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
