@@ -44,6 +44,8 @@ const statusByCode: Record<ErrorCode, { status: number; title: string }> = {
   webhook_replayed: { status: 409, title: "Webhook delivery replayed" },
   data_key_unusable: { status: 503, title: "Data key unusable" },
   secret_unreadable: { status: 503, title: "Secret unreadable" },
+  // A stored row this version cannot read (store/codec.ts): the operator's to fix, not the caller's.
+  state_unreadable: { status: 500, title: "Stored state unreadable" },
   server_unreachable: { status: 502, title: "Server unreachable" },
   internal: { status: 500, title: "Internal error" },
 };

@@ -26,6 +26,7 @@ export type * from "./types.js";
 export { SQLITE_FILE_NAME } from "./sqlite.js";
 export { TOKEN_SECRET_PREFIX } from "./token-repository.js";
 export { deliveryReplayed, newRepositoryId } from "./watched-repositories.js";
+export { defineCodec, type JsonCodec, type CodecDefinition } from "./codec.js";
 export { DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT } from "./event-repository.js";
 export {
   ACTIVE_ROLLOUT_STATUSES,

@@ -30,6 +30,7 @@ export type ErrorCode =
   | "webhook_replayed"
   | "data_key_unusable"
   | "secret_unreadable"
+  | "state_unreadable"
   | "server_unreachable"
   | "internal";
 
