@@ -2,7 +2,7 @@ import type { Transaction } from "kysely";
 
 import { insertEvents, serializeWrites, type EventHub } from "./event-log.js";
 import type { Dialect, StoreDatabase, StoreDb } from "./schema.js";
-import type { StoreOperation } from "./store-errors.js";
+import { storeFault, type StoreOperation } from "./store-errors.js";
 import type { EventInput, StoredEvent } from "./types.js";
 import type { WriteOutcomes } from "./writability.js";
 
@@ -64,11 +64,25 @@ export async function writeTransaction<T>(
   return result;
 }
 
-/** Runs a read, mapping "database gone" failures like writes do. */
+/** Tries of a read whose connection broke; see readQuery. */
+const READ_TRIES = 3;
+
+/**
+ * Runs a read, mapping "database gone" failures like writes do. A read whose connection broke
+ * (PostgreSQL restarted or failed over, a backend terminated) is sent again: a read changes nothing,
+ * so the caller gets the answer instead of a 503 for a fault that is already over. Trap: a terminated
+ * backend first answers 57P01 on a socket that is still open, so the pool takes the connection back as
+ * healthy and may hand it out again just before the socket closes (`Connection terminated`); hence up to
+ * three tries a few milliseconds apart, by which time the pool has dropped it. A server that is really
+ * gone fails every try at once.
+ */
 export async function readQuery<T>(ctx: RepositoryContext, query: () => Promise<T>): Promise<T> {
-  try {
-    return await query();
-  } catch (e) {
-    throw ctx.mapError(e, "read");
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await query();
+    } catch (e) {
+      if (attempt >= READ_TRIES || storeFault(e)?.outcomeUnknown !== true) throw ctx.mapError(e, "read");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
   }
 }

@@ -171,6 +171,35 @@ describe.skipIf(pgUrl === null)("PostgreSQL that cannot be written", () => {
     await store.events.append({ type: "probe.after", actor: "test" });
   });
 
+  it("a read whose connection is terminated is sent again on a fresh one: the caller gets its answer", async () => {
+    const store = await postgres!.open();
+    await store.events.append({ type: "probe.kept", actor: "test" });
+    const url = postgres!.optionsOf(store).databaseUrl!;
+    // Hold a lock the read must wait for, so it is in flight when its backend is terminated.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("lock table events in access exclusive mode");
+      const reading = store.events.list({ types: ["probe."] });
+      let waiting: { pid: number }[] = [];
+      for (let i = 0; i < 200 && waiting.length === 0; i += 1) {
+        await sleep(25);
+        waiting = (
+          await holder.query<{ pid: number }>(
+            "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+          )
+        ).rows;
+      }
+      expect(waiting).toHaveLength(1);
+      await holder.query(`select pg_terminate_backend(${waiting[0]!.pid})`);
+      await holder.query("commit");
+      expect((await reading).map((e) => e.type)).toEqual(["probe.kept"]);
+    } finally {
+      await holder.end();
+    }
+  });
+
   it("a connection lost while checked out between two queries of a transaction does not crash the process", async () => {
     const store = await postgres!.open();
     const url = postgres!.optionsOf(store).databaseUrl!;
