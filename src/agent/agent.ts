@@ -89,7 +89,7 @@ class NodeAgent implements Agent, AgentCore {
 
   start(): Promise<void> {
     if (this.#starting !== undefined) {
-      return Promise.reject(new SlipwayError("conflict", "the agent was already started"));
+      return Promise.reject(new SlipwayError("already_running", "the agent was already started"));
     }
     this.#starting = this.#start();
     return this.#starting;
@@ -213,7 +213,7 @@ class NodeAgent implements Agent, AgentCore {
 
   #require(): Running {
     if (this.#running === undefined || this.#stopping !== undefined) {
-      throw new SlipwayError("conflict", "the agent is not running");
+      throw new SlipwayError("not_running", "the agent is not running");
     }
     return this.#running;
   }

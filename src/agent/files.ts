@@ -111,7 +111,7 @@ export async function claimSocket(socketPath: string): Promise<void> {
   );
   if (!exists) return;
   if (await answers(socketPath)) {
-    throw new SlipwayError("conflict", `another agent is running (it answers on ${socketPath})`, {
+    throw new SlipwayError("already_running", `another agent is running (it answers on ${socketPath})`, {
       hint: "stop it first, or give this one another --data-dir",
     });
   }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ConfigError, SlipwayError, type ErrorCode } from "../util/errors.js";
+import { ConfigError, ERROR_CATALOGUE, SlipwayError, type ErrorCode } from "../util/errors.js";
 
 /**
  * RFC 9457 problem documents, produced in exactly one place. A SlipwayError keeps its code and message;
@@ -18,38 +18,6 @@ export interface Problem {
   errors?: unknown;
 }
 
-const statusByCode: Record<ErrorCode, { status: number; title: string }> = {
-  invalid_config: { status: 422, title: "Invalid configuration" },
-  invalid_request: { status: 400, title: "Invalid request" },
-  invalid_json: { status: 400, title: "Body is not valid JSON" },
-  payload_too_large: { status: 413, title: "Payload too large" },
-  unsupported_media_type: { status: 415, title: "Unsupported media type" },
-  unauthorized: { status: 401, title: "Unauthorized" },
-  forbidden: { status: 403, title: "Forbidden" },
-  not_found: { status: 404, title: "Not found" },
-  conflict: { status: 409, title: "Conflict" },
-  stale_plan: { status: 409, title: "Stale plan" },
-  apply_conflict: { status: 409, title: "Concurrent apply" },
-  store_unavailable: { status: 503, title: "Store unavailable" },
-  store_unwritable: { status: 503, title: "Store unwritable" },
-  // A listen address someone asked for is taken: their conflict to resolve (agent routers, `--listen`).
-  address_in_use: { status: 409, title: "Address in use" },
-  // Release artifacts (src/release): what the directory holds, where it is, how big, whether it moved.
-  artifact_invalid: { status: 400, title: "Invalid artifact" },
-  artifact_refused: { status: 400, title: "Artifact location refused" },
-  artifact_too_large: { status: 413, title: "Artifact too large" },
-  artifact_changed: { status: 409, title: "Artifact changed while copied" },
-  server_stopping: { status: 503, title: "Server stopping" },
-  // Secrets at rest (src/secrets) and webhook replays (src/api/routes/hooks.ts).
-  webhook_replayed: { status: 409, title: "Webhook delivery replayed" },
-  data_key_unusable: { status: 503, title: "Data key unusable" },
-  secret_unreadable: { status: 503, title: "Secret unreadable" },
-  // A stored row this version cannot read (store/codec.ts): the operator's to fix, not the caller's.
-  state_unreadable: { status: 500, title: "Stored state unreadable" },
-  server_unreachable: { status: 502, title: "Server unreachable" },
-  internal: { status: 500, title: "Internal error" },
-};
-
 /** Fastify's own coded errors, mapped onto ours. */
 const fastifyCodes: Partial<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "invalid_json",
@@ -63,13 +31,14 @@ const fastifyCodes: Partial<Record<string, ErrorCode>> = {
   FST_ERR_MAX_PARAM_LENGTH: "invalid_request",
 };
 
+/** The HTTP status of a code (from the one catalogue, `ERROR_CATALOGUE`); throws for an unknown code. */
 export function problemStatus(code: ErrorCode): number {
-  return statusByCode[code].status;
+  return ERROR_CATALOGUE[code].status;
 }
 
 export function toProblem(error: unknown, instance?: string): Problem {
   const slipway = asSlipwayError(error);
-  const { status, title } = statusByCode[slipway.code];
+  const { status, title } = ERROR_CATALOGUE[slipway.code];
   return {
     type: `urn:slipway:problem:${slipway.code}`,
     title,

@@ -161,7 +161,7 @@ class Engine implements PipelineEngine {
     const run = await this.#o.store.pipelines.getRun(runId);
     if (FINAL_RUNS.includes(run.status)) {
       throw new SlipwayError(
-        "conflict",
+        "run_not_cancellable",
         `run ${run.pipeline} #${run.number} is ${run.status}; nothing to cancel`,
       );
     }
@@ -191,13 +191,13 @@ class Engine implements PipelineEngine {
     const job = waiting[0];
     if (active === undefined || job?.waiting === undefined) {
       throw new SlipwayError(
-        "conflict",
+        "no_approval_waiting",
         `run ${run.pipeline} #${run.number} is ${run.status}: no approval is waiting${jobName === undefined ? "" : ` in job ${jobName}`}`,
       );
     }
     if (waiting.length > 1 && jobName === undefined) {
       throw new SlipwayError(
-        "conflict",
+        "approval_ambiguous",
         `several jobs wait for approval (${waiting.map((j) => j.name).join(", ")}); name one`,
       );
     }
@@ -216,7 +216,7 @@ class Engine implements PipelineEngine {
     }
     job.approvals ??= [];
     if (job.approvals.some((a) => a.by === who)) {
-      throw new SlipwayError("conflict", `${who} approved ${job.name} already`);
+      throw new SlipwayError("already_approved", `${who} approved ${job.name} already`);
     }
     job.approvals.push({ by: who, at: new Date(this.#now()).toISOString() });
     await this.#save(active, run.status, [
@@ -230,7 +230,7 @@ class Engine implements PipelineEngine {
     const old = await this.#o.store.pipelines.getRun(runId);
     if (!FINAL_RUNS.includes(old.status)) {
       throw new SlipwayError(
-        "conflict",
+        "run_not_finished",
         `run ${old.pipeline} #${old.number} is ${old.status}; wait for it to finish or cancel it`,
       );
     }
@@ -261,7 +261,7 @@ class Engine implements PipelineEngine {
     const run = await this.#o.store.pipelines.getRun(runId);
     if (run.status !== "interrupted") {
       throw new SlipwayError(
-        "conflict",
+        "run_not_resumable",
         `run ${run.pipeline} #${run.number} is ${run.status}; only an interrupted run can be resumed`,
       );
     }
@@ -623,7 +623,7 @@ class Engine implements PipelineEngine {
           resolve();
         } else if (w.until !== null && this.#now() >= Date.parse(w.until)) {
           cleanup();
-          reject(new SlipwayError("conflict", `approval timed out after waiting since ${w.since}`));
+          reject(new SlipwayError("approval_timed_out", `approval timed out after waiting since ${w.since}`));
         }
       };
       const timer = setInterval(check, APPROVAL_TICK_MS);

@@ -68,7 +68,7 @@ function conflictOf(fn: () => unknown): SlipwayError {
   } catch (error) {
     expect(error).toBeInstanceOf(SlipwayError);
     const e = error as SlipwayError;
-    expect(e.code).toBe("conflict");
+    expect(e.code).toBe("rollout_not_active");
     return e;
   }
   throw new Error("expected a conflict");

@@ -23,7 +23,7 @@ function label(r: CommandTarget): string {
 }
 
 function refuse(r: CommandTarget, what: string, hint?: string): SlipwayError {
-  return new SlipwayError("conflict", `${label(r)} is ${r.status}: ${what}`, {
+  return new SlipwayError("rollout_not_active", `${label(r)} is ${r.status}: ${what}`, {
     hint,
     details: { rolloutId: r.id, status: r.status },
   });

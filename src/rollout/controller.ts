@@ -376,7 +376,8 @@ export class RolloutController {
       }
       return written;
     } catch (err) {
-      if (err instanceof SlipwayError && err.code === "conflict") return undefined;
+      if (err instanceof SlipwayError && (err.code === "stale_write" || err.code === "rollout_in_progress"))
+        return undefined;
       throw err;
     }
   }
@@ -603,7 +604,7 @@ export class RolloutController {
           this.#hold.failed(err, now);
           return;
         }
-        if (!(err instanceof SlipwayError && err.code === "conflict")) throw err;
+        if (!(err instanceof SlipwayError && err.code === "stale_write")) throw err;
       }
     }
   }

@@ -324,7 +324,7 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
     const res = await w.call("POST", `${SLOT}/rollout/promote`, {});
     expect(res.status).toBe(409);
     const problem = res.body as Problem;
-    expect(problem.code).toBe("conflict");
+    expect(problem.code).toBe("rollout_not_active");
     expect(problem.detail).toContain("is succeeded");
     const after = await w.rollout(first.id);
     expect(after.revision).toBe(first.revision);
@@ -351,7 +351,7 @@ describe("rollout faults (agent + control plane in process, SQLite)", () => {
       expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
       const winner = results.find((r) => r.status === 201)?.body as { rollout: Rollout };
       const loser = results.find((r) => r.status === 409)?.body as Problem;
-      expect(loser.code).toBe("conflict");
+      expect(["rollout_in_progress", "stale_write"]).toContain(loser.code);
       expect(loser.detail).toContain(`already has rollout ${winner.rollout.id}`);
       expect(loser.detail).toContain("nothing was started");
       const done = await w.waitFor(winner.rollout.id, ["succeeded", "rolled-back", "failed"]);

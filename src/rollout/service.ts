@@ -87,7 +87,7 @@ export class DeliveryService {
     if (frozen.frozen) {
       if (input.overrideFreeze !== true) {
         throw new SlipwayError(
-          "conflict",
+          "env_frozen",
           `${input.env} is frozen (${frozen.window ?? ""}) until ${frozen.until?.toISOString() ?? "later"}; nothing was deployed`,
           {
             hint: "wait for the window to end, or override it with --override-freeze (recorded in the event log)",
@@ -137,7 +137,7 @@ export class DeliveryService {
       });
       if (release !== undefined && release.artifactHash !== artifact.hash) {
         throw new SlipwayError(
-          "conflict",
+          "release_immutable",
           `release ${input.service} ${input.version} exists with other files (${release.artifactHash.slice(0, 19)}…); releases are immutable`,
           {
             hint: "deploy the new files under a new --version",
@@ -170,7 +170,7 @@ export class DeliveryService {
     const previous = slot?.stable ?? null;
     if (previous === input.version) {
       throw new SlipwayError(
-        "conflict",
+        "already_live",
         `${input.service} ${input.version} is already live in ${input.env}`,
         {
           details: { release: input.version },
@@ -238,19 +238,23 @@ export class DeliveryService {
     const slot = await this.store.delivery.getSlot(service, env);
     const live = slot?.stable ?? null;
     if (live === null) {
-      throw new SlipwayError("conflict", `${service} has no live release in ${env}; nothing to roll back`);
+      throw new SlipwayError(
+        "nothing_to_roll_back",
+        `${service} has no live release in ${env}; nothing to roll back`,
+      );
     }
     const target = to ?? (await this.#replacedBy(service, env, live));
     if (target === undefined) {
       throw new SlipwayError(
-        "conflict",
+        "nothing_to_roll_back",
         `${service} ${live} is the only release deployed to ${env}; nothing to roll back to`,
         {
           hint: "name a release with --to VERSION",
         },
       );
     }
-    if (target === live) throw new SlipwayError("conflict", `${service} ${target} is already live in ${env}`);
+    if (target === live)
+      throw new SlipwayError("already_live", `${service} ${target} is already live in ${env}`);
     if ((await this.store.delivery.getRelease(service, target)) === undefined) {
       throw new SlipwayError("not_found", `release ${service} ${target} does not exist`, {
         hint: "see `slipway releases`",
@@ -322,7 +326,7 @@ export class DeliveryService {
     const written = await this.controller.persist(rollout, decision, actor);
     if (written === undefined) {
       throw new SlipwayError(
-        "conflict",
+        "stale_write",
         `rollout ${rollout.id} changed while the command was applied; nothing was changed`,
         {
           hint: "run the command again",

@@ -134,7 +134,7 @@ describe("StoreHold", () => {
   it("counts only the store's failures as a hold", () => {
     expect(isStoreUnavailable(full())).toBe(true);
     expect(isStoreUnavailable(new SlipwayError("store_unwritable", "read-only"))).toBe(true);
-    expect(isStoreUnavailable(new SlipwayError("conflict", "lost a race"))).toBe(false);
+    expect(isStoreUnavailable(new SlipwayError("stale_write", "lost a race"))).toBe(false);
     expect(isStoreUnavailable(new Error("SQLITE_FULL"))).toBe(false);
   });
 });

@@ -151,7 +151,7 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
 
   setRoutes(table: RouteTable): void {
     if (this.stopped !== undefined)
-      throw new SlipwayError("conflict", "router: stopped, routes cannot change");
+      throw new SlipwayError("not_running", "router: stopped, routes cannot change");
     const valid = validateRouteTable(table);
     const compiled = compileRouteTable(valid, {
       upstream: (host, port) => this.upstreams.acquire(host, port),

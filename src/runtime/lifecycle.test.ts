@@ -211,7 +211,7 @@ describe("supervisor lifecycle", () => {
     runtime = createTestRuntime();
     const spec = runtime.spec();
     await runtime.supervisor.start(spec);
-    await expect(runtime.supervisor.start(spec)).rejects.toMatchObject({ code: "conflict" });
+    await expect(runtime.supervisor.start(spec)).rejects.toMatchObject({ code: "already_exists" });
   });
 
   it("shutdown without stopping leaves the process running, serving and logging, with its pid file", async () => {
@@ -229,6 +229,6 @@ describe("supervisor lifecycle", () => {
     const [record] = await readPidFiles(runtime.logDir);
     expect(record).toMatchObject({ id: handle.id, pid, port, service: "web", env: "test" });
     expect(await isRecordLive(record!)).toBe(true);
-    await expect(runtime.supervisor.start(runtime.spec())).rejects.toMatchObject({ code: "conflict" });
+    await expect(runtime.supervisor.start(runtime.spec())).rejects.toMatchObject({ code: "already_exists" });
   });
 });

@@ -154,9 +154,9 @@ class LocalSupervisor implements Supervisor {
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
-    if (this.#closed) throw new SlipwayError("conflict", "the runtime supervisor is shut down");
+    if (this.#closed) throw new SlipwayError("not_running", "the runtime supervisor is shut down");
     if (this.#entries.has(spec.id) || this.#reservedIds.has(spec.id)) {
-      throw new SlipwayError("conflict", `instance ${JSON.stringify(spec.id)} already exists`);
+      throw new SlipwayError("already_exists", `instance ${JSON.stringify(spec.id)} already exists`);
     }
     this.#reservedIds.add(spec.id);
     let controller: InstanceController;

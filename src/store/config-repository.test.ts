@@ -160,7 +160,7 @@ describe.each(storeBackends())("config repository on $name", (backend) => {
         ]),
       ),
     );
-    expect(error.code).toBe("conflict");
+    expect(error.code).toBe("stale_plan");
     expect(error.message).toContain("service ghost");
     expect(await store.config.currentRevision()).toBe(0);
     expect(await store.config.listObjects()).toEqual([]);

@@ -96,7 +96,7 @@ function applyConflict(revision: number, cause: unknown): SlipwayError {
 
 /** The planner's view disagrees with the stored objects even though the revision matched: refuse, never merge. */
 function objectConflict(change: ObjectChangeInput, problem: string): SlipwayError {
-  return new SlipwayError("conflict", `cannot ${change.action} ${change.kind} ${change.name}: ${problem}`, {
+  return new SlipwayError("stale_plan", `cannot ${change.action} ${change.kind} ${change.name}: ${problem}`, {
     hint: "run `slipway plan` again; the plan does not match the stored objects",
     details: { kind: change.kind, name: change.name, action: change.action },
   });

@@ -165,7 +165,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
       const error = await rejection(
         store.delivery.createRelease(releaseInput("1.0.0", { artifactHash: artifactHash("other") })),
       );
-      expect(error.code).toBe("conflict");
+      expect(error.code).toBe("release_immutable");
       expect(error.message).toContain("immutable");
       expect(error.details).toEqual({
         service: "web",
@@ -230,7 +230,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
       });
 
       const twice = await rejection(store.delivery.updateSlot("web", "prod", 0, { stable: null, warm: [] }));
-      expect(twice.code).toBe("conflict");
+      expect(twice.code).toBe("stale_write");
       expect(twice.details).toEqual({ service: "web", env: "prod", expectedRevision: 0, currentRevision: 1 });
 
       clock.advance(1_000);
@@ -240,12 +240,12 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
       const stale = await rejection(
         store.delivery.updateSlot("web", "prod", 1, { stable: null, warm: [] }, [event]),
       );
-      expect(stale.code).toBe("conflict");
+      expect(stale.code).toBe("stale_write");
       expect(stale.details).toEqual({ service: "web", env: "prod", expectedRevision: 1, currentRevision: 2 });
       const missing = await rejection(
         store.delivery.updateSlot("web", "staging", 3, { stable: null, warm: [] }),
       );
-      expect(missing.code).toBe("conflict");
+      expect(missing.code).toBe("stale_write");
       expect(missing.details).toMatchObject({ expectedRevision: 3, currentRevision: 0 });
 
       expect(await store.delivery.getSlot("web", "prod")).toEqual(next);
@@ -335,7 +335,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
       const slotBefore = await store.delivery.getSlot("web", "prod");
 
       const refused = await rejection(store.delivery.startRollout(rolloutInput({ release: "1.2.0" })));
-      expect(refused.code).toBe("conflict");
+      expect(refused.code).toBe("rollout_in_progress");
       expect(refused.details).toEqual({ rolloutId: first.id });
       expect(refused.message).toContain(`rollout ${first.id}`);
 
@@ -408,7 +408,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
           state: {},
         }),
       );
-      expect(late.code).toBe("conflict");
+      expect(late.code).toBe("stale_write");
     });
 
     it("refuses an update on a stale revision and writes nothing (rollout, slot, verdict, events)", async () => {
@@ -439,7 +439,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
         }),
       );
       unsubscribe();
-      expect(stale.code).toBe("conflict");
+      expect(stale.code).toBe("stale_write");
       expect(stale.details).toEqual({ rolloutId: rollout.id, expectedRevision: 1, currentRevision: 2 });
       expect(await store.delivery.getRollout(rollout.id)).toEqual(moved);
       expect(await store.delivery.getSlot("web", "prod")).toEqual(slotBefore);
@@ -636,7 +636,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
           state: {},
         }),
       );
-      expect(error.code).toBe("conflict");
+      expect(error.code).toBe("rollout_in_progress");
       expect(error.details).toEqual({ rolloutId: second.id });
       expect(await store.delivery.getRollout(first.id)).toEqual(aborted);
     });
@@ -737,7 +737,7 @@ describe.each(storeBackends())("delivery repository on $name", (backend) => {
           expect(lost).toHaveLength(1);
           const reason = lost[0]!.reason as SlipwayError;
           expect(reason).toBeInstanceOf(SlipwayError);
-          expect(reason.code).toBe("conflict");
+          expect(["rollout_in_progress", "stale_write"]).toContain(reason.code);
           const winner = won[0]!.value;
           expect(reason.details).toEqual({ rolloutId: winner.id });
           expect(winner.id).toBe(round + 1);

@@ -236,7 +236,7 @@ function rowToVerdict(row: Selectable<VerdictsTable>): StoredVerdict {
 
 function releaseConflict(input: ReleaseInput, stored: Selectable<ReleasesTable>): SlipwayError {
   return new SlipwayError(
-    "conflict",
+    "release_immutable",
     `release ${input.version} of ${input.service} already exists with another artifact (${stored.artifact_hash}); releases are immutable`,
     {
       hint: "give the new build another version",
@@ -247,7 +247,7 @@ function releaseConflict(input: ReleaseInput, stored: Selectable<ReleasesTable>)
 
 function slotConflict(service: string, env: string, expected: number, current: number): SlipwayError {
   return new SlipwayError(
-    "conflict",
+    "stale_write",
     `the slot of ${service} in ${env} is at revision ${current}, not ${expected}; nothing was changed`,
     {
       hint: "read the slot again and retry",
@@ -258,7 +258,7 @@ function slotConflict(service: string, env: string, expected: number, current: n
 
 function blockedByRollout(service: string, env: string, blocker: Selectable<RolloutsTable>): SlipwayError {
   return new SlipwayError(
-    "conflict",
+    "rollout_in_progress",
     `${service} in ${env} already has rollout ${blocker.id} (${blocker.status}, release ${blocker.release_version}); nothing was started`,
     {
       hint: `wait for rollout ${blocker.id} to finish, or abort it first`,
@@ -269,7 +269,7 @@ function blockedByRollout(service: string, env: string, blocker: Selectable<Roll
 
 function staleRollout(id: number, expected: number, current: number): SlipwayError {
   return new SlipwayError(
-    "conflict",
+    "stale_write",
     `rollout ${id} is at revision ${current}, not ${expected}; nothing was changed`,
     {
       hint: "read the rollout again and retry",

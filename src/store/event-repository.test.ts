@@ -165,7 +165,7 @@ describe.each(storeBackends())("event repository on $name", (backend) => {
       ],
       summary: { add: 1, change: 0, delete: 1 },
     });
-    await expect(failing).rejects.toMatchObject({ code: "conflict" });
+    await expect(failing).rejects.toMatchObject({ code: "stale_plan" });
     const stale = store.config.apply({
       baseRevision: 7,
       author: "ana",

@@ -209,7 +209,7 @@ describe.each(storeBackends())("pipeline repository on $name", (backend) => {
           events: [{ type: "pipeline.run.cancelled", actor: "alice" }],
         }),
       );
-      expect(stale.code).toBe("conflict");
+      expect(stale.code).toBe("stale_write");
       expect(stale.details).toEqual({ runId: run.id, expectedRevision: 1, currentRevision: 2 });
 
       const missing = await rejection(

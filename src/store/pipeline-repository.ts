@@ -195,7 +195,7 @@ function runNotFound(id: number): SlipwayError {
 
 function staleRun(id: number, expected: number, current: number): SlipwayError {
   return new SlipwayError(
-    "conflict",
+    "stale_write",
     `pipeline run ${id} is at revision ${current}, not ${expected}; nothing was changed`,
     {
       hint: "read the run again and retry",

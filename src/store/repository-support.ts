@@ -88,7 +88,7 @@ export async function write<T>(
     return await writeTransaction(ctx, work);
   } catch (e) {
     if (isConcurrencyFailure(e) || isUniqueViolation(e)) {
-      throw new SlipwayError("conflict", `${what} collided with a concurrent write; nothing was changed`, {
+      throw new SlipwayError("stale_write", `${what} collided with a concurrent write; nothing was changed`, {
         hint: "read again and retry",
         cause: e,
       });

@@ -182,7 +182,7 @@ describe.each(storeBackends())("watched repositories and deliveries on $name", (
       ];
       for (const [overrides, details] of taken) {
         const error = await rejection(store.pipelines.addRepository(repositoryInput(overrides)));
-        expect(error.code).toBe("conflict");
+        expect(error.code).toBe("already_exists");
         expect(error.details).toEqual(details);
       }
       expect(await store.pipelines.listRepositories()).toEqual([shop]);

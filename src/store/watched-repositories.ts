@@ -155,7 +155,7 @@ function repositoryTaken(field: "name" | "location", value: string, holder: stri
     field === "name"
       ? `a repository named ${value} already exists; nothing was added`
       : `repository ${holder} already watches ${value}; nothing was added`;
-  return new SlipwayError("conflict", message, {
+  return new SlipwayError("already_exists", message, {
     hint: field === "name" ? "choose another name" : `remove ${holder} first`,
     details: { [field]: value, repository: holder },
   });
@@ -189,7 +189,7 @@ export async function addRepository(
     if (byName !== undefined) throw repositoryTaken("name", input.name, byName.name);
     const byLocation = taken.find((r) => r.location === input.location);
     if (byLocation !== undefined) throw repositoryTaken("location", input.location, byLocation.name);
-    if (taken.length > 0) throw new SlipwayError("conflict", `repository id ${input.id} is taken`);
+    if (taken.length > 0) throw new SlipwayError("already_exists", `repository id ${input.id} is taken`);
 
     const row: Selectable<RepositoriesTable> = {
       id: input.id,

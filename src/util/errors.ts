@@ -1,38 +1,258 @@
 /**
  * The one error type the product throws on purpose. Every failure a person can cause or fix carries
  * a stable `code` (the API's problem `code`, the CLI's message prefix), a human message, and optionally
- * a hint and structured details. The API maps it to an RFC 9457 problem document in one place
- * (`src/api/problem.ts`); anything that is not a SlipwayError is reported as `internal` without its text.
+ * a hint and structured details. {@link ERROR_CATALOGUE} is the one list of codes: each with the HTTP
+ * status the API answers, a title, and what a client can do about it (docs/api.md is generated from
+ * it). The API maps an error to an RFC 9457 problem document in one place (`src/api/problem.ts`);
+ * anything that is not a SlipwayError is reported as `internal` without its text.
  *
  * @example
  *   throw new SlipwayError("not_found", `no config revision ${rev}`, { hint: "see `slipway config history`" });
  */
-export type ErrorCode =
-  | "invalid_config"
-  | "invalid_request"
-  | "invalid_json"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "stale_plan"
-  | "apply_conflict"
-  | "store_unavailable"
-  | "store_unwritable"
-  | "address_in_use"
-  | "artifact_invalid"
-  | "artifact_refused"
-  | "artifact_too_large"
-  | "artifact_changed"
-  | "server_stopping"
-  | "webhook_replayed"
-  | "data_key_unusable"
-  | "secret_unreadable"
-  | "state_unreadable"
-  | "server_unreachable"
-  | "internal";
+
+/** One entry of the catalogue: how the API answers the code, and what it tells a client. */
+export interface ErrorCodeEntry {
+  /** The HTTP status of the problem document. */
+  readonly status: number;
+  /** The problem document's `title`: short, the same for every occurrence. */
+  readonly title: string;
+  /** What happened and what a client can do about it (one sentence, for docs/api.md). */
+  readonly meaning: string;
+}
+
+/*
+ * Trap: a code's status is part of the API contract. A client that branched on 409 before a code was
+ * split out of another keeps working only if the new code keeps the old status.
+ */
+const catalogue = {
+  // The request itself.
+  invalid_config: {
+    status: 422,
+    title: "Invalid configuration",
+    meaning: "The config is not valid; `errors` lists every issue with its file, line and column.",
+  },
+  invalid_request: {
+    status: 400,
+    title: "Invalid request",
+    meaning: "A field, parameter or query is malformed; `errors` names the fields. Fix the request.",
+  },
+  invalid_json: {
+    status: 400,
+    title: "Body is not valid JSON",
+    meaning: "The body could not be parsed as JSON.",
+  },
+  payload_too_large: {
+    status: 413,
+    title: "Payload too large",
+    meaning: "The body is larger than the server accepts.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: "Unsupported media type",
+    meaning: "The body's content type is not one this endpoint reads (send `application/json`).",
+  },
+  unauthorized: {
+    status: 401,
+    title: "Unauthorized",
+    meaning: "No valid token was given; send `Authorization: Bearer <token>`.",
+  },
+  forbidden: { status: 403, title: "Forbidden", meaning: "The token is valid but its role may not do this." },
+  not_found: { status: 404, title: "Not found", meaning: "The route or the object named does not exist." },
+
+  // Someone else changed what the request was based on: read again and retry.
+  stale_write: {
+    status: 409,
+    title: "Stale write",
+    meaning:
+      "The object changed since it was read (a compare-and-set lost); nothing was changed. Read again and retry.",
+  },
+  stale_plan: {
+    status: 409,
+    title: "Stale plan",
+    meaning:
+      "The config changed since the plan was made, or the plan does not match the stored objects; plan again.",
+  },
+  apply_conflict: {
+    status: 409,
+    title: "Concurrent apply",
+    meaning: "Another apply is in progress; wait for it and plan again.",
+  },
+  already_exists: {
+    status: 409,
+    title: "Already exists",
+    meaning: "An object with this name, id or location exists already; nothing was created.",
+  },
+
+  // Deliveries and rollouts.
+  env_frozen: {
+    status: 409,
+    title: "Environment frozen",
+    meaning: "The environment is inside a freeze window; wait for it to end or override the freeze.",
+  },
+  release_immutable: {
+    status: 409,
+    title: "Release immutable",
+    meaning: "A release with this version exists with other files; deploy the new files under a new version.",
+  },
+  already_live: {
+    status: 409,
+    title: "Already live",
+    meaning: "The release asked for is the live release of the environment already; nothing was started.",
+  },
+  nothing_to_roll_back: {
+    status: 409,
+    title: "Nothing to roll back",
+    meaning: "The environment has no live release, or no earlier one to go back to; name a release.",
+  },
+  rollout_in_progress: {
+    status: 409,
+    title: "Rollout in progress",
+    meaning: "The service already has an active rollout in the environment; wait for it or abort it.",
+  },
+  rollout_not_active: {
+    status: 409,
+    title: "Rollout not active",
+    meaning: "The rollout is finished or promoted already, so the command does not apply to it.",
+  },
+  address_in_use: {
+    status: 409,
+    title: "Address in use",
+    meaning: "A listen address asked for (agent routers, `--listen`) is taken by something else.",
+  },
+
+  // Pipeline runs.
+  run_not_cancellable: {
+    status: 409,
+    title: "Run not cancellable",
+    meaning: "The run is finished already; there is nothing to cancel.",
+  },
+  run_not_finished: {
+    status: 409,
+    title: "Run not finished",
+    meaning: "The run is still going; wait for it to finish or cancel it before running it again.",
+  },
+  run_not_resumable: {
+    status: 409,
+    title: "Run not resumable",
+    meaning: "Only an interrupted run can be resumed.",
+  },
+  no_approval_waiting: {
+    status: 409,
+    title: "No approval waiting",
+    meaning: "No job of the run (or of the job named) waits for an approval now.",
+  },
+  approval_ambiguous: {
+    status: 409,
+    title: "Approval ambiguous",
+    meaning: "Several jobs wait for an approval; name the job.",
+  },
+  already_approved: {
+    status: 409,
+    title: "Already approved",
+    meaning: "This person approved the job already; an approval from someone else is needed.",
+  },
+  approval_timed_out: {
+    status: 409,
+    title: "Approval timed out",
+    meaning: "The job waited for approval longer than its timeout allows, and failed.",
+  },
+
+  // Processes and the local machine (agent, runtime, router, CLI).
+  already_running: {
+    status: 409,
+    title: "Already running",
+    meaning: "The component was started already, or another one runs on the same data directory.",
+  },
+  not_running: {
+    status: 409,
+    title: "Not running",
+    meaning: "The component is stopped or stopping, and takes no more work.",
+  },
+
+  // Release artifacts (src/release): what the directory holds, where it is, how big, whether it moved.
+  artifact_invalid: {
+    status: 400,
+    title: "Invalid artifact",
+    meaning: "The artifact is not a directory the server can release.",
+  },
+  artifact_refused: {
+    status: 400,
+    title: "Artifact location refused",
+    meaning: "The artifact's location is outside what the server may read.",
+  },
+  artifact_too_large: {
+    status: 413,
+    title: "Artifact too large",
+    meaning: "The artifact exceeds the size limits.",
+  },
+  artifact_changed: {
+    status: 409,
+    title: "Artifact changed while copied",
+    meaning: "The artifact's files changed while the server copied them; deploy again.",
+  },
+
+  // Secrets at rest (src/secrets) and webhook replays (src/api/routes/hooks.ts).
+  webhook_replayed: {
+    status: 409,
+    title: "Webhook delivery replayed",
+    meaning: "This webhook delivery was received before; it is not acted on twice.",
+  },
+  data_key_unusable: {
+    status: 503,
+    title: "Data key unusable",
+    meaning: "The server cannot use its data key to read or write secrets; the operator must fix it.",
+  },
+  secret_unreadable: {
+    status: 503,
+    title: "Secret unreadable",
+    meaning: "A stored secret cannot be decrypted; the operator must fix it.",
+  },
+
+  // The server and its store: the operator's to fix, or wait for.
+  store_unavailable: {
+    status: 503,
+    title: "Store unavailable",
+    meaning: "The database cannot be reached now; retry later.",
+  },
+  store_unwritable: {
+    status: 503,
+    title: "Store unwritable",
+    meaning: "The database refuses writes now (read-only, full); retry later.",
+  },
+  server_stopping: {
+    status: 503,
+    title: "Server stopping",
+    meaning: "The server is shutting down; retry on another one or later.",
+  },
+  // A stored row this version cannot read (store/codec.ts): the operator's to fix, not the caller's.
+  state_unreadable: {
+    status: 500,
+    title: "Stored state unreadable",
+    meaning: "A stored row cannot be read by this version; the detail names the row.",
+  },
+  server_unreachable: {
+    status: 502,
+    title: "Server unreachable",
+    meaning:
+      "The CLI or the control plane could not reach the server or agent it talks to (not sent by the API).",
+  },
+  internal: {
+    status: 500,
+    title: "Internal error",
+    meaning: "The server failed unexpectedly; the detail is in its log, under the request's id.",
+  },
+} as const satisfies Record<string, ErrorCodeEntry>;
+
+/** Every code a SlipwayError (and so a problem document) can carry. */
+export type ErrorCode = keyof typeof catalogue;
+
+/** The one catalogue of error codes: HTTP status, title and meaning of each. */
+export const ERROR_CATALOGUE: Readonly<Record<ErrorCode, ErrorCodeEntry>> = catalogue;
+
+/** Whether a string (e.g. a problem document's `code`) is a code of this version's catalogue. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CATALOGUE, code);
+}
 
 export interface SlipwayErrorOptions {
   hint?: string | undefined;

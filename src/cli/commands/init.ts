@@ -32,9 +32,13 @@ export function registerInit(program: Command, ctx: CliContext): void {
       ];
       const existing = files.map(([path]) => path).filter((path) => existsSync(path));
       if (existing.length > 0 && options.force !== true) {
-        throw new SlipwayError("conflict", `${existing.join(", ")} already exist(s); nothing was written`, {
-          hint: "use --force to overwrite",
-        });
+        throw new SlipwayError(
+          "already_exists",
+          `${existing.join(", ")} already exist(s); nothing was written`,
+          {
+            hint: "use --force to overwrite",
+          },
+        );
       }
       await mkdir(join(root, "web"), { recursive: true });
       for (const [path, content] of files) await writeFile(path, content);

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import type { RunLogLine } from "../../pipeline/engine-types.js";
 import { PIPELINE_RUN_STATUSES } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
+import { ERROR_CATALOGUE, SlipwayError } from "../../util/errors.js";
 import type { ApiClient } from "../client.js";
 import type { CliContext } from "../context.js";
 import {
@@ -333,12 +333,15 @@ async function startedOrFollow(
   reportRunOutcome(ctx, outcome, json ? "json" : "summary");
 }
 
-/** A refused action says which run it was refused for. */
+/** A refused action (forbidden, or a 409 such as `run_not_cancellable`) says which run it was refused for. */
 async function act(verb: string, id: number, call: () => Promise<RunView>): Promise<RunView> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof SlipwayError && (err.code === "forbidden" || err.code === "conflict")) {
+    if (
+      err instanceof SlipwayError &&
+      (err.code === "forbidden" || ERROR_CATALOGUE[err.code].status === 409)
+    ) {
       throw new SlipwayError(err.code, `cannot ${verb} run ${id}: ${err.message}`, { hint: err.hint });
     }
     throw err;
