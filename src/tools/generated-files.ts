@@ -2,7 +2,10 @@
  * Files in the repository that are generated from code. `generate.ts` writes them; a test fails when a
  * committed copy differs from what the code generates, so they cannot drift. Add new ones here.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { withErrorTable } from "../api/error-docs.js";
 import { configJsonSchema } from "../config/index.js";
 import { renderConfigDocs } from "./generate-config-docs.js";
 import { renderOpenApi } from "./openapi.js";
@@ -21,5 +24,10 @@ export function generatedFiles(): GeneratedFile[] {
     { path: "schema/slipway.schema.json", render: () => `${JSON.stringify(configJsonSchema(), null, 2)}\n` },
     { path: "docs/config.md", render: renderConfigDocs },
     { path: "docs/openapi.json", render: renderOpenApi },
+    // Only the error-code table between its markers is generated; the rest is written by hand.
+    {
+      path: "docs/api.md",
+      render: async () => withErrorTable(await readFile(join(REPO_ROOT, "docs/api.md"), "utf8")),
+    },
   ];
 }

@@ -29,35 +29,47 @@ const catalogue = {
   invalid_config: {
     status: 422,
     title: "Invalid configuration",
-    meaning: "The config is not valid; `errors` lists every issue with its file, line and column.",
+    meaning:
+      "The config does not validate; `errors` holds `{file, line, column, path, message, suggestion}` for each issue.",
   },
   invalid_request: {
     status: 400,
     title: "Invalid request",
-    meaning: "A field, parameter or query is malformed; `errors` names the fields. Fix the request.",
+    meaning:
+      "A body, query or path parameter fails validation (extra fields included); `errors` lists each field.",
   },
   invalid_json: {
     status: 400,
     title: "Body is not valid JSON",
-    meaning: "The body could not be parsed as JSON.",
+    meaning: "The body is not JSON.",
   },
   payload_too_large: {
     status: 413,
     title: "Payload too large",
-    meaning: "The body is larger than the server accepts.",
+    meaning: "The body is over 192 KiB (a config source may be 128 KiB).",
   },
   unsupported_media_type: {
     status: 415,
     title: "Unsupported media type",
-    meaning: "The body's content type is not one this endpoint reads (send `application/json`).",
+    meaning: "The body is not `application/json`.",
   },
   unauthorized: {
     status: 401,
     title: "Unauthorized",
-    meaning: "No valid token was given; send `Authorization: Bearer <token>`.",
+    meaning:
+      "No valid token was sent (`Authorization: Bearer <token>`); also any unknown path without a token.",
   },
-  forbidden: { status: 403, title: "Forbidden", meaning: "The token is valid but its role may not do this." },
-  not_found: { status: 404, title: "Not found", meaning: "The route or the object named does not exist." },
+  forbidden: {
+    status: 403,
+    title: "Forbidden",
+    meaning: "The token is valid, but its role may not do this.",
+  },
+  not_found: {
+    status: 404,
+    title: "Not found",
+    meaning:
+      "Unknown route (with a valid token), or the revision, token, run or other object named does not exist.",
+  },
 
   // Someone else changed what the request was based on: read again and retry.
   stale_write: {
@@ -75,7 +87,7 @@ const catalogue = {
   apply_conflict: {
     status: 409,
     title: "Concurrent apply",
-    meaning: "Another apply is in progress; wait for it and plan again.",
+    meaning: "Another apply won the race; nothing was written. Plan again.",
   },
   already_exists: {
     status: 409,
@@ -117,7 +129,8 @@ const catalogue = {
   address_in_use: {
     status: 409,
     title: "Address in use",
-    meaning: "A listen address asked for (agent routers, `--listen`) is taken by something else.",
+    meaning:
+      "An apply whose `router.listen` another process holds (or this host cannot bind), or a taken `--listen`; nothing was applied.",
   },
 
   // Pipeline runs.
@@ -173,29 +186,31 @@ const catalogue = {
   artifact_invalid: {
     status: 400,
     title: "Invalid artifact",
-    meaning: "The artifact is not a directory the server can release.",
+    meaning:
+      "A deploy's artifact is missing, empty, not a directory, or holds a socket/FIFO/device or an escaping symlink.",
   },
   artifact_refused: {
     status: 400,
     title: "Artifact location refused",
-    meaning: "The artifact's location is outside what the server may read.",
+    meaning:
+      "A deploy's artifact is a system tree, a whole system directory, or in/around the data directory.",
   },
   artifact_too_large: {
     status: 413,
     title: "Artifact too large",
-    meaning: "The artifact exceeds the size limits.",
+    meaning: "A deploy's artifact is over the size or file-count limit (2 GiB, 100,000 entries by default).",
   },
   artifact_changed: {
     status: 409,
     title: "Artifact changed while copied",
-    meaning: "The artifact's files changed while the server copied them; deploy again.",
+    meaning: "A deploy's artifact changed while it was copied; nothing was stored.",
   },
 
   // Secrets at rest (src/secrets) and webhook replays (src/api/routes/hooks.ts).
   webhook_replayed: {
     status: 409,
     title: "Webhook delivery replayed",
-    meaning: "This webhook delivery was received before; it is not acted on twice.",
+    meaning: "A webhook delivery whose id or signed body was seen already; nothing started.",
   },
   data_key_unusable: {
     status: 503,
@@ -205,24 +220,27 @@ const catalogue = {
   secret_unreadable: {
     status: 503,
     title: "Secret unreadable",
-    meaning: "A stored secret cannot be decrypted; the operator must fix it.",
+    meaning:
+      "A stored secret cannot be decrypted (sealed under another data key, or altered); the detail names which.",
   },
 
   // The server and its store: the operator's to fix, or wait for.
   store_unavailable: {
     status: 503,
     title: "Store unavailable",
-    meaning: "The database cannot be reached now; retry later.",
+    meaning:
+      "The store cannot read or write (disk full, read-only, unreachable); `errors`: `{cause, reason}`. Retry later.",
   },
   store_unwritable: {
     status: 503,
     title: "Store unwritable",
-    meaning: "The database refuses writes now (read-only, full); retry later.",
+    meaning: "The store refuses writes now (read-only, full); retry later.",
   },
   server_stopping: {
     status: 503,
     title: "Server stopping",
-    meaning: "The server is shutting down; retry on another one or later.",
+    meaning:
+      "The control plane stopped while the request was in flight (e.g. mid-copy of an artifact); nothing was stored.",
   },
   // A stored row this version cannot read (store/codec.ts): the operator's to fix, not the caller's.
   state_unreadable: {
@@ -239,7 +257,7 @@ const catalogue = {
   internal: {
     status: 500,
     title: "Internal error",
-    meaning: "The server failed unexpectedly; the detail is in its log, under the request's id.",
+    meaning: "A bug; the text is only in the server log, with the request id.",
   },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
