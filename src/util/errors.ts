@@ -332,6 +332,22 @@ export class ConfigError extends SlipwayError {
   }
 }
 
+/**
+ * What may be said about an error to a client: in an API answer, in `/status` (agent and environment
+ * errors), in a stored event. A SlipwayError's message is written for people and is said as it is;
+ * anything else (a bug, a library's error, a path in a stack) is said as a generic text naming only a
+ * system error code such as `ECONNREFUSED` when there is one. The caller logs the error itself next to it.
+ *
+ * @example
+ *   catch (err) { log.warn({ err }, "agent unreachable"); health.error = clientMessage(err); }
+ */
+export function clientMessage(err: unknown): string {
+  if (err instanceof SlipwayError) return err.message;
+  const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
+  const system = typeof code === "string" && /^E[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : "";
+  return `an unexpected error${system}; the details are in the log`;
+}
+
 export function isSlipwayError(e: unknown): e is SlipwayError {
   return e instanceof SlipwayError;
 }
