@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { parseListenAddress } from "../config/index.js";
 import { createRouter, type RouteTable, type Router } from "../router/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError, clientMessage } from "../util/errors.js";
 import type { EnvironmentSpec, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
 
 export interface EnvironmentsOptions {
@@ -50,7 +50,7 @@ export class Environments {
     try {
       await this.put(name, spec);
     } catch (err) {
-      const error = err instanceof SlipwayError ? err.message : String(err);
+      const error = clientMessage(err);
       this.options.logger.error({ env: name, err }, "could not restore environment listener");
       this.#entries.set(name, { spec, router: undefined, address: undefined, error });
     }

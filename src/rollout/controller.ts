@@ -22,7 +22,7 @@ import type { SampleWindow } from "../judge/index.js";
 import type { InstanceStatus } from "../runtime/index.js";
 import type { RouteTable } from "../router/index.js";
 import type { Release, Rollout, Slot, Store } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError, clientMessage } from "../util/errors.js";
 import type { AgentLink } from "./agent-link.js";
 import { desiredReleases, instanceId, parseInstanceId, routeFor, type DesiredRelease } from "./desired.js";
 import { isFinal, plan, windowWanted } from "./planner.js";
@@ -253,9 +253,9 @@ export class RolloutController {
       agentState = await client.state();
     } catch (err) {
       this.#agent.reset();
-      const message = err instanceof SlipwayError ? err.message : String(err);
+      const message = clientMessage(err);
       if (message !== this.#lastAgentError) {
-        this.#logger.warn({ err: message }, "node agent unreachable; retrying");
+        this.#logger.warn({ err }, "node agent unreachable; retrying");
         this.#lastAgentError = message;
       }
       this.#health = { reachable: false, error: message, lastSeenAt: this.#health.lastSeenAt };

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import type { AgentClient, EnvironmentSpec, EnvironmentState } from "../agent/index.js";
 import type { Store } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError, clientMessage } from "../util/errors.js";
 
 export interface RouterProblem {
   env: string;
@@ -125,7 +125,7 @@ export class EnvironmentRouters {
 
   async #failed(env: string, listen: string, err: unknown): Promise<void> {
     const coded = err instanceof SlipwayError ? err : undefined;
-    const message = coded?.message ?? String(err);
+    const message = clientMessage(err);
     // The agent went away mid-tick: the agent's health says so; it is not this router's problem.
     if (coded?.code === "server_unreachable") return;
     const known = this.#problems.get(env);
@@ -138,7 +138,7 @@ export class EnvironmentRouters {
       since: new Date(this.options.now()).toISOString(),
     };
     this.#problems.set(env, problem);
-    this.options.logger.error({ env, listen, err: message }, "could not set up the environment's router");
+    this.options.logger.error({ env, listen, err }, "could not set up the environment's router");
     await this.#event(env, "environment.router-failed", { listen, code: problem.code, message });
   }
 
