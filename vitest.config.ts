@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "bench/**/*.test.ts"],
     globalSetup: ["src/test-support/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

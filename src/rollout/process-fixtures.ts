@@ -1,13 +1,13 @@
 /**
  * Test support for rollouts across real processes: the node agent and the control plane as child
- * processes of the built code (dist/), through ProcessWorld (bench-harness.ts, shared with the
+ * processes of the built code (dist/), through ProcessWorld (process-world-fixtures.ts, shared with the
  * rollout benchmarks), and `ensureBuilt()` so dist/ matches src/ before a test spawns it.
  * (Excluded from the build like the other fixtures.)
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AGENT_MAIN, CLI_MAIN } from "./bench-harness.js";
+import { AGENT_MAIN, CLI_MAIN } from "./process-world-fixtures.js";
 
 export {
   AGENT_MAIN,
@@ -18,7 +18,7 @@ export {
   type DeploymentsView,
   type ProcessWorldConfig,
   type RolloutEvent,
-} from "./bench-harness.js";
+} from "./process-world-fixtures.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

@@ -14,7 +14,7 @@ import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import type { Rollout, StoreOptions } from "../store/index.js";
 import { findFreePort } from "../util/ports.js";
-import { writeTestArtifact, type Behaviour } from "./bench-harness.js";
+import { writeTestArtifact, type Behaviour } from "./process-world-fixtures.js";
 
 /** The service every test deploys (behaviour per version from behaviour.json in its artifact). */
 export type { Behaviour };

@@ -2,7 +2,7 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { RawClient } from "./raw-client.js";
-import { type Backend, type TestRouter, settled, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, type TestRouter, settled, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable, RouterOptions, StatsWindow } from "./types.js";
 
 /**

@@ -2,7 +2,7 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { type AnalysisConfig, type SampleWindow, judge } from "../judge/index.js";
-import { type Backend, send, settled, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, send, settled, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable, StatsWindow } from "./types.js";
 
 /**

@@ -1,7 +1,7 @@
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 import { findFreePort } from "../util/ports.js";
 

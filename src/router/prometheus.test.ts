@@ -1,7 +1,7 @@
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { send, startBackend, startRouter, target } from "./test-helpers.js";
+import { send, startBackend, startRouter, target } from "./test-fixtures.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesOf, fuzzCase } from "./fuzz-requests.js";
 import { parseResponse } from "./raw-client.js";
-import { type TestRouter, send, startRouter, target } from "./test-helpers.js";
+import { type TestRouter, send, startRouter, target } from "./test-fixtures.js";
 import type { StatsWindow } from "./types.js";
 
 /**

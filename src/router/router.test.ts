@@ -9,7 +9,7 @@ import {
   startBackend,
   startRouter,
   target,
-} from "./test-helpers.js";
+} from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@ import { Agent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 
-import { type Backend, send, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, send, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 
 import { SlipwayError } from "../util/errors.js";
-import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@ import { type AddressInfo, type Server, type Socket, createServer } from "node:n
 import { afterEach, describe, expect, it } from "vitest";
 
 import { RawClient } from "./raw-client.js";
-import { type Backend, startBackend, startRouter, target } from "./test-helpers.js";
+import { type Backend, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 
 /**

@@ -4,19 +4,32 @@
  * store before and after — against the same N commands in one shell script, both in the same run on
  * the same machine. Prints the per-step difference; the target is ≤ 50 ms.
  *
- * Run by `bench/pipeline.mjs` after a build (`npm run bench:pipeline`).
+ * Run by bench/pipeline.ts (`npm run bench:pipeline`).
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../config/index.js";
-import { createSilentLogger } from "../log/index.js";
-import { generateDataKey } from "../secrets/index.js";
-import { openStore } from "../store/index.js";
-import { createPipelineEngine } from "./engine.js";
-import type { RunState } from "./types.js";
+import { pathToFileURL } from "node:url";
+import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../../src/config/index.js";
+import { createSilentLogger } from "../../src/log/index.js";
+import { createPipelineEngine } from "../../src/pipeline/engine.js";
+import type { RunState } from "../../src/pipeline/types.js";
+import { REPO_ROOT } from "../../src/rollout/process-world-fixtures.js";
+import { generateDataKey } from "../../src/secrets/index.js";
+import type * as ServerModule from "../../src/server/index.js";
+import { openStore } from "../../src/store/index.js";
+
+/**
+ * The built control plane (dist/server), not the bench build's copy of it (dist-bench/src/server):
+ * the server reads package.json and starts its config worker from paths beside its own file, which
+ * only dist/ has.
+ */
+async function importBuiltServer(): Promise<typeof ServerModule> {
+  const url = pathToFileURL(join(REPO_ROOT, "dist/server/index.js")).href;
+  return (await import(url)) as typeof ServerModule;
+}
 
 export interface PipelineBenchResult {
   steps: number;
@@ -146,7 +159,7 @@ export async function runPipelineBenchmark(
  * installs: `git commit` → post-commit hook → `POST /hooks/local/<repo>` → a run → its first step.
  */
 async function measureCommitToFirstStep(root: string, rounds: number): Promise<number[]> {
-  const { startServer } = await import("../server/index.js");
+  const { startServer } = await importBuiltServer();
   const repo = join(root, "hooked");
   mkdirSync(repo);
   const git = (...args: string[]) =>

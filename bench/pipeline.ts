@@ -1,5 +1,5 @@
-// Pipeline runner overhead (src/pipeline/bench.ts), run on the build: `npm run bench:pipeline`.
-import { formatPipelineBenchmark, runPipelineBenchmark } from "../dist/pipeline/bench.js";
+// Pipeline runner overhead (bench/lib/pipeline.ts): `npm run bench:pipeline` (STEPS=50 ROUNDS=5).
+import { formatPipelineBenchmark, runPipelineBenchmark } from "./lib/pipeline.js";
 
 const steps = Number(process.env.STEPS ?? 50);
 const rounds = Number(process.env.ROUNDS ?? 5);

@@ -1,7 +1,7 @@
 /**
- * Zero-downtime benchmark, run as `npm run build && node bench/zero-downtime.mjs`.
+ * Zero-downtime benchmark, run by bench/zero-downtime.ts (`npm run bench:zero-downtime`).
  *
- * The node agent and the control plane run as their own processes (bench-harness.ts); autocannon runs
+ * The node agent and the control plane run as their own processes (src/rollout/process-world-fixtures.ts); autocannon runs
  * here, at fixed concurrency, through the agent's router on 127.0.0.1, without pause while, in turn, a
  * rolling rollout, a blue-green rollout, a canary rollout with analysis, a rollback, and a canary
  * during which the control plane is killed with SIGKILL and started again run to their end. Each phase
@@ -13,9 +13,9 @@
  */
 import autocannon from "autocannon";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Rollout, RolloutStatus } from "../store/index.js";
-import { ProcessWorld } from "./bench-harness.js";
-import type { RolloutState } from "./types.js";
+import { ProcessWorld } from "../../src/rollout/process-world-fixtures.js";
+import type { RolloutState } from "../../src/rollout/types.js";
+import type { Rollout, RolloutStatus } from "../../src/store/index.js";
 
 export interface ZeroDowntimeOptions {
   connections: number;

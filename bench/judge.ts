@@ -1,6 +1,6 @@
-// Benchmark of the canary judge (src/judge/bench.ts), run on the build: `npm run bench:judge`.
+// Benchmark of the canary judge (bench/lib/judge.ts): `npm run bench:judge`.
 // Exits 1 when a scenario's p99 exceeds the 50 ms budget.
-import { formatJudgeBenchmark, runJudgeBenchmark, withinBudget } from "../dist/judge/bench.js";
+import { formatJudgeBenchmark, runJudgeBenchmark, withinBudget } from "./lib/judge.js";
 
 const result = runJudgeBenchmark();
 console.log(formatJudgeBenchmark(result));

@@ -1,12 +1,11 @@
 /**
  * Benchmark of the judge: two windows of 5,000 latency samples each, judged with every check type, on a
  * healthy canary (checks pass without tests) and a degraded one (every limit breached, every test run).
- * Run by `bench/judge.mjs` after a build; the budget is 50 ms per judgement, the target "well under".
+ * Run by bench/judge.ts (`npm run bench:judge`); the budget is 50 ms per judgement, the target "well under".
  */
 import { performance } from "node:perf_hooks";
-import { judge } from "./judge.js";
-import { lognormalLatencies, createSeededRandom } from "./random.js";
-import type { AnalysisConfig, SampleWindow } from "./types.js";
+import { judge, type AnalysisConfig, type SampleWindow } from "../../src/judge/index.js";
+import { lognormalLatencies, createSeededRandom } from "../../src/judge/random.js";
 
 export interface JudgeBenchmarkOptions {
   samples?: number;

@@ -1,6 +1,6 @@
 /**
  * A delivery world of real processes, shared by the durability test (through process-fixtures.ts) and
- * the rollout benchmarks (bench/zero-downtime.mjs, bench/bad-canary.mjs): the built node agent
+ * the rollout benchmarks (bench/lib/zero-downtime.ts, bench/lib/bad-canary.ts): the built node agent
  * (`dist/agent/main.js`) and the built control plane (`dist/cli/main.js server`) as child processes,
  * each the leader of its own process group, a config applied through the API, an artifact written per
  * version (the app's behaviour comes from behaviour.json, as in test-fixtures.ts), deploys and rollouts
@@ -11,6 +11,9 @@
  * stops its instances), SIGKILL to any group still alive after that, and SIGKILL to every instance
  * group a pid file still names. If this process exits without `stop()`, an exit hook does the SIGKILL
  * part synchronously.
+ *
+ * A fixture, so not in dist/: tests run it from src/, the benchmarks from their own build (dist-bench/,
+ * tsconfig.bench.json). Both spawn the repository's dist/.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import {
@@ -24,7 +27,7 @@ import {
   type Dirent,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent as HttpAgent, request } from "undici";
@@ -34,10 +37,25 @@ import { findFreePort } from "../util/ports.js";
 import type { SlotView } from "./controller.js";
 import type { RolloutState } from "./types.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Both resolve to the repository's dist/, from src/rollout (tests) as from dist/rollout (benchmarks). */
-export const AGENT_MAIN = join(ROOT, "dist/agent/main.js");
-export const CLI_MAIN = join(ROOT, "dist/cli/main.js");
+/**
+ * The repository root: the nearest directory above this file with a package.json. Walked up rather
+ * than a fixed `../../`, because this file runs from src/rollout (tests) and from
+ * dist-bench/src/rollout (benchmarks).
+ */
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("no package.json above the process-world fixture");
+    dir = parent;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = findRoot();
+/** The repository's dist/, which `npm run build` fills. */
+export const AGENT_MAIN = join(REPO_ROOT, "dist/agent/main.js");
+export const CLI_MAIN = join(REPO_ROOT, "dist/cli/main.js");
 
 const START_TIMEOUT_MS = 20_000;
 
@@ -544,67 +562,4 @@ function signalLeader(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // gone already
   }
-}
-
-/** Epoch milliseconds with sub-millisecond resolution, comparable with the store's ISO times. */
-export function epochMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-/** Fixed-rate load: one request every 1000/rps ms, each answer recorded with its time. */
-export interface Sample {
-  /** Epoch ms (epochMs) when the request was sent and when it ended. */
-  sentAt: number;
-  doneAt: number;
-  status: number;
-  /** The body (the release that answered) for a 200, "" otherwise; "socket error" when none came. */
-  body: string;
-  error?: string;
-}
-
-export function fixedRateLoad(url: string, rps: number): { stop(): Promise<Sample[]>; samples: Sample[] } {
-  const samples: Sample[] = [];
-  const dispatcher = new HttpAgent({ connections: 32 });
-  const inflight = new Set<Promise<void>>();
-  const interval = 1000 / rps;
-  const started = epochMs();
-  let sent = 0;
-  let stopped = false;
-  // Scheduled against the start time, not a bare setInterval: timer drift would lower the rate.
-  const fire = () => {
-    if (stopped) return;
-    const due = Math.floor((epochMs() - started) / interval) + 1;
-    while (sent < due) {
-      sent += 1;
-      const sentAt = epochMs();
-      const p = request(url, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 })
-        .then(async (res) => {
-          const body = await res.body.text();
-          samples.push({ sentAt, doneAt: epochMs(), status: res.statusCode, body });
-        })
-        .catch((err: unknown) => {
-          samples.push({
-            sentAt,
-            doneAt: epochMs(),
-            status: 0,
-            body: "",
-            error: err instanceof Error ? err.message : String(err),
-          });
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    timer = setTimeout(fire, Math.max(1, interval / 2));
-  };
-  let timer = setTimeout(fire, 0);
-  return {
-    samples,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await Promise.all([...inflight]);
-      await dispatcher.close();
-      return samples;
-    },
-  };
 }

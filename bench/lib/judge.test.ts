@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { formatJudgeBenchmark, runJudgeBenchmark } from "./bench.js";
+import { formatJudgeBenchmark, runJudgeBenchmark } from "./judge.js";
 
 // Timings are machine-dependent and belong to `npm run bench:judge`; this only checks the harness runs.
 describe("runJudgeBenchmark", () => {

@@ -1,9 +1,9 @@
 /**
- * Bad-canary benchmark, run as `npm run build && node bench/bad-canary.mjs`.
+ * Bad-canary benchmark, run by bench/bad-canary.ts (`npm run bench:bad-canary`).
  *
  * How fast a bad canary is rolled back with the example's own analysis (the `rollout:` block of
  * examples/shop/slipway.yaml, read at run time and applied verbatim), and what clients saw meanwhile.
- * The node agent and the control plane run as their own processes (bench-harness.ts); a fixed-rate
+ * The node agent and the control plane run as their own processes (src/rollout/process-world-fixtures.ts); a fixed-rate
  * load (not a throughput test) runs here through the router on 127.0.0.1. Two scenarios, each in a
  * fresh world: a canary that fails 30 % of its requests, and one whose latency doubles (stable 10 ms,
  * canary 20 ms). Target: traffic back on stable ≤ 10 s after the canary's first response.
@@ -14,17 +14,17 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parse } from "yaml";
-import { parseDuration } from "../config/index.js";
-import type { RolloutStatus } from "../store/index.js";
+import { parseDuration } from "../../src/config/index.js";
 import {
-  fixedRateLoad,
   ProcessWorld,
+  REPO_ROOT,
   type Behaviour,
   type RolloutEvent,
-  type Sample,
-} from "./bench-harness.js";
+} from "../../src/rollout/process-world-fixtures.js";
+import type { RolloutStatus } from "../../src/store/index.js";
+import { fixedRateLoad, type Sample } from "./fixed-rate-load.js";
 
 export interface BadCanaryOptions {
   rps: number;
@@ -34,7 +34,7 @@ export interface BadCanaryOptions {
 
 export const DEFAULT_BAD_CANARY_OPTIONS: BadCanaryOptions = { rps: 100, warmupSeconds: 3 };
 
-export const EXAMPLE_CONFIG = fileURLToPath(new URL("../../examples/shop/slipway.yaml", import.meta.url));
+export const EXAMPLE_CONFIG = join(REPO_ROOT, "examples/shop/slipway.yaml");
 const FINAL: RolloutStatus[] = ["succeeded", "rolled-back", "aborted", "failed"];
 const TARGET_S = 10;
 

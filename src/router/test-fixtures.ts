@@ -1,3 +1,7 @@
+/**
+ * Test support for the router's tests: a real router on loopback, real backends, raw and undici
+ * clients. A fixture (excluded from the build by tsconfig.build.json), so it never ships in dist/.
+ */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 
