@@ -10,7 +10,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
-import { toProblem, type Problem } from "../api/index.js";
+import { toProblem, type Problem } from "../shared/index.js";
 import type { InstanceSpec, InstanceStatus } from "../runtime/index.js";
 import { SlipwayError } from "../util/errors.js";
 import { sameSecret } from "../util/secrets.js";

@@ -6,7 +6,7 @@
  */
 import { createServer } from "node:net";
 import type { Logger } from "pino";
-import { parseListenAddress } from "../config/index.js";
+import { parseListenAddress } from "../shared/index.js";
 import { createRouter, type RouteTable, type Router } from "../router/index.js";
 import { SlipwayError, clientMessage } from "../util/errors.js";
 import type { EnvironmentSpec, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";

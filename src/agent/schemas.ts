@@ -4,7 +4,7 @@
  * duplicate names) when it is applied; here we check only its shape.
  */
 import { z, type ZodType } from "zod";
-import { DURATION_PATTERN, LABEL_PATTERN, parseListenAddress } from "../config/index.js";
+import { DURATION_PATTERN, LABEL_PATTERN, parseListenAddress } from "../shared/index.js";
 import { SlipwayError } from "../util/errors.js";
 
 const name = z.string().min(1).max(128);

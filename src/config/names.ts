@@ -5,43 +5,23 @@
  * describes the valid values and the loader appends `, found <value>`; any other message is a complete
  * sentence and is shown as is.
  */
-import { isIP } from "node:net";
 import { z } from "zod";
+import { HOST_NAME_PATTERN, LABEL_PATTERN, isLabel, parseListenAddress } from "../shared/index.js";
 
-export const LABEL_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
+// Moved to src/shared (the node agent checks them too); re-exported so importers keep working.
+export { LABEL_PATTERN, isHostName, isLabel, parseListenAddress } from "../shared/index.js";
+
 export const ENV_VAR_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
 /** Structural shape only (for JSON Schema); {@link parseListenAddress} checks the parts. */
 export const LISTEN_PATTERN = "^(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$";
-const HOST_NAME_PATTERN =
-  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export const LABEL_EXPECTED = 'expected a lowercase name of letters, digits and "-", starting with a letter';
 const ENV_VAR_EXPECTED = "expected an environment variable name such as NODE_ENV (letters, digits, _)";
 const LISTEN_EXPECTED = "expected host:port such as 127.0.0.1:8080 (port 1 to 65535)";
 const HOST_EXPECTED = "expected a lowercase host name such as shop.example.com";
 
-export function isLabel(text: string): boolean {
-  return new RegExp(LABEL_PATTERN).test(text);
-}
-
 export function isEnvVarName(text: string): boolean {
   return new RegExp(ENV_VAR_PATTERN).test(text);
-}
-
-export function isHostName(text: string): boolean {
-  return HOST_NAME_PATTERN.test(text);
-}
-
-/** `{ host, port }` for "127.0.0.1:8080", "[::1]:8080" or "edge.internal:80"; undefined otherwise. */
-export function parseListenAddress(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port < 1 || port > 65_535) return undefined;
-  const bracketed = match[1];
-  if (bracketed !== undefined) return isIP(bracketed) === 6 ? { host: bracketed, port } : undefined;
-  const host = match[2] ?? "";
-  return isIP(host) === 4 || isHostName(host.toLowerCase()) ? { host, port } : undefined;
 }
 
 /** A name used in URLs, CLI arguments and the store: `shop`, `staging`, `web-api`. */

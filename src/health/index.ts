@@ -14,4 +14,5 @@ export {
   type ProbeTarget,
 } from "./probe.js";
 export { HealthTracker, type HealthState, type HealthThresholds, type HealthTransition } from "./tracker.js";
+export type { ProbeSpec } from "./probe-spec.js";
 export { startHealthMonitor, type HealthMonitor, type HealthMonitorOptions } from "./monitor.js";

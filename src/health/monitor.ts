@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseDuration, type ProbeConfig } from "../config/index.js";
+import { parseDuration } from "../shared/index.js";
+import type { ProbeSpec } from "./probe-spec.js";
 import type { Probe, ProbeResult } from "./probe.js";
 import { HealthTracker, type HealthState, type HealthTransition } from "./tracker.js";
 
 export interface HealthMonitorOptions {
   probe: Probe;
   /** interval, healthyAfter, unhealthyAfter and grace come from here (timeout is the probe's). */
-  config: ProbeConfig;
+  config: ProbeSpec;
   /** Called on every state change, with the result that caused it. */
   onChange: (transition: HealthTransition, result: ProbeResult) => void;
   /** Called after every attempt (metrics, debug logs). */

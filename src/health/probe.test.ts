@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "./probe-spec.js";
 import { startHealthMonitor } from "./monitor.js";
 import { createProbe, type ProbeResult, type ProbeTarget } from "./probe.js";
 import type { HealthState } from "./tracker.js";
 
-function probeConfig(kind: Partial<ProbeConfig>, extra: Partial<ProbeConfig> = {}): ProbeConfig {
+function probeConfig(kind: Partial<ProbeSpec>, extra: Partial<ProbeSpec> = {}): ProbeSpec {
   return {
     interval: "20ms",
     timeout: "500ms",

@@ -3,7 +3,8 @@
  * (`ok: false` and a detail), never by throwing, so a failing instance cannot break the loop that polls it.
  * One file per kind (probe-http, probe-tcp, probe-command); this file picks the kind and owns the timeout.
  */
-import { parseDuration, type ProbeConfig } from "../config/index.js";
+import { parseDuration } from "../shared/index.js";
+import type { ProbeSpec } from "./probe-spec.js";
 import { SlipwayError } from "../util/errors.js";
 import { commandAttempt } from "./probe-command.js";
 import { httpAttempt } from "./probe-http.js";
@@ -47,14 +48,14 @@ export interface ProbeOptions {
 export type ProbeAttempt = (signal: AbortSignal) => Promise<{ ok: boolean; detail: string }>;
 
 /** The kind of a validated probe config (the schema guarantees exactly one is set). */
-export function probeKind(spec: ProbeConfig): ProbeKind {
+export function probeKind(spec: ProbeSpec): ProbeKind {
   if (spec.http !== undefined) return "http";
   if (spec.tcp === true) return "tcp";
   if (spec.command !== undefined) return "command";
   throw new SlipwayError("invalid_config", "a probe needs exactly one of http, tcp or command; found none");
 }
 
-function attemptFor(kind: ProbeKind, spec: ProbeConfig, target: ProbeTarget): ProbeAttempt {
+function attemptFor(kind: ProbeKind, spec: ProbeSpec, target: ProbeTarget): ProbeAttempt {
   switch (kind) {
     case "http":
       return httpAttempt(target, spec.http ?? "/");
@@ -83,7 +84,7 @@ function defaultSetTimeout(callback: () => void, ms: number): CancelTimer {
  *   const probe = createProbe({ http: "/healthz", timeout: "2s", … }, { host: "127.0.0.1", port, cwd, env });
  *   const { ok, detail } = await probe.check(AbortSignal.timeout(5_000)); // ok: true, detail: "HTTP 200"
  */
-export function createProbe(spec: ProbeConfig, target: ProbeTarget, options: ProbeOptions = {}): Probe {
+export function createProbe(spec: ProbeSpec, target: ProbeTarget, options: ProbeOptions = {}): Probe {
   const kind = probeKind(spec);
   const attempt = attemptFor(kind, spec, target);
   const timeoutMs = parseDuration(spec.timeout);

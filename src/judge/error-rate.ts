@@ -8,7 +8,7 @@
  *   table has an expected count below 5 (few errors, where the normal approximation is poor), Fisher's
  *   exact test of the plain difference H0: p_canary ≤ p_baseline instead, and the message says so.
  */
-import { parsePercent, parsePercentagePoints } from "../config/index.js";
+import { parsePercent, parsePercentagePoints } from "../shared/index.js";
 import type { Bound, Observation } from "./check.js";
 import { formatPoints, formatRate } from "./format.js";
 import {

@@ -11,7 +11,7 @@
  *   one-sided Mann-Whitney U test of the canary's sample against the baseline's scaled by 1.25 (see
  *   mann-whitney.ts for why the scaling and this test).
  */
-import { parseDuration, parseRatio } from "../config/index.js";
+import { parseDuration, parseRatio } from "../shared/index.js";
 import { assertNever, type Observation } from "./check.js";
 import { formatMs, formatRatio } from "./format.js";
 import { mannWhitneyTest } from "./mann-whitney.js";

@@ -4,12 +4,30 @@
  * counts, the test and its p-value — as plain numbers and strings: no NaN or Infinity (null instead), no
  * undefined-valued keys, no class instances.
  */
-import type { RolloutConfig } from "../config/index.js";
 
-/** The parsed `rollout.analysis` block of a service (defaults applied, strings kept as written). */
-export type AnalysisConfig = NonNullable<RolloutConfig["analysis"]>;
-export type AnalysisCheck = AnalysisConfig["checks"][number];
-export type Metric = AnalysisCheck["metric"];
+/** The golden signals a check compares (the config's `METRICS`). */
+export type Metric = "error-rate" | "latency-p50" | "latency-p95" | "latency-p99";
+
+/** One limit of `rollout.analysis.checks`, with its units as written (`"1%"`, `"+0.5pp"`, `"300ms"`, `"x1.25"`). */
+export interface AnalysisCheck {
+  metric: Metric;
+  max?: string | undefined;
+  vsBaseline?: string | undefined;
+}
+
+/**
+ * The parsed `rollout.analysis` block of a service (defaults applied, strings kept as written). Declared
+ * here, not taken from the config schema, so the judge does not depend on the config domain; the
+ * config's type is assignable to it (the rollout planner passes one, so the compiler keeps them in step).
+ */
+export interface AnalysisConfig {
+  /** A duration as written, e.g. "5s". */
+  interval: string;
+  minSamples: number;
+  confidence: number;
+  checks: AnalysisCheck[];
+  onInconclusive: "extend" | "pause" | "fail";
+}
 
 /** One release measured over one window. Canary and baseline must cover the same window. */
 export interface SampleWindow {

@@ -1,13 +1,13 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "../health/index.js";
 import { createTestRuntime, until, type TestRuntime } from "./test-fixtures.js";
 import type { InstanceStatus, RestartPolicy } from "./types.js";
 
 const restart: RestartPolicy = { initialDelayMs: 10, maxDelayMs: 40, maxRestarts: 5, windowMs: 60_000 };
 
-function probe(http: string, extra: Partial<ProbeConfig> = {}): ProbeConfig {
+function probe(http: string, extra: Partial<ProbeSpec> = {}): ProbeSpec {
   return { http, interval: "30ms", timeout: "1s", healthyAfter: 1, unhealthyAfter: 2, grace: "0s", ...extra };
 }
 

@@ -2,12 +2,12 @@
  * The probes of one running process: readiness decides whether it is in rotation, liveness whether it
  * is restarted. Both run from spawn until exit (a new pair for every restart, starting from "unknown").
  */
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "../health/index.js";
 import { createProbe, startHealthMonitor, type HealthMonitor, type ProbeTarget } from "../health/index.js";
 
 export interface InstanceHealthOptions {
-  readiness?: ProbeConfig | undefined;
-  liveness?: ProbeConfig | undefined;
+  readiness?: ProbeSpec | undefined;
+  liveness?: ProbeSpec | undefined;
   target: ProbeTarget;
   /** Readiness changed: `ready` false means out of rotation. */
   onReadiness: (ready: boolean, detail: string) => void;

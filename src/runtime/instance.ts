@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { formatDuration } from "../config/index.js";
+import { formatDuration } from "../shared/index.js";
 import type { InstanceLog } from "./instance-log.js";
 import { startInstanceHealth, type InstanceHealth } from "./instance-health.js";
 import { instanceEnv, launchProcess, type LaunchedProcess, type ProcessExit } from "./launch.js";

@@ -14,9 +14,9 @@ import {
   until,
   type TestRuntime,
 } from "./test-fixtures.js";
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "../health/index.js";
 
-const readiness: ProbeConfig = {
+const readiness: ProbeSpec = {
   http: "/healthz",
   interval: "50ms",
   timeout: "1s",

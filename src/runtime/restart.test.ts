@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "../health/index.js";
 import { createTestRuntime, isAlive, liveMembers, NODE, type TestRuntime } from "./test-fixtures.js";
 import type { RestartPolicy } from "./types.js";
 
@@ -49,7 +49,7 @@ describe("restarts", () => {
 
   it("restarts after a crash and becomes ready again", async () => {
     runtime = createTestRuntime();
-    const readiness: ProbeConfig = {
+    const readiness: ProbeSpec = {
       http: "/healthz",
       interval: "50ms",
       timeout: "1s",

@@ -6,7 +6,7 @@
 import { stat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { parseDuration, parseSize } from "../config/index.js";
+import { parseDuration, parseSize } from "../shared/index.js";
 import { HealthTracker, probeKind } from "../health/index.js";
 import { createSilentLogger } from "../log/index.js";
 import { SlipwayError } from "../util/errors.js";

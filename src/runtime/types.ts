@@ -3,7 +3,7 @@
  * (InstanceStatus), and the Supervisor that turns one into the other with real processes.
  */
 import type { Logger } from "pino";
-import type { ProbeConfig } from "../config/index.js";
+import type { ProbeSpec } from "../health/index.js";
 
 export interface RestartPolicy {
   /** First delay after a crash; doubles with each crash inside `windowMs`. */
@@ -36,7 +36,7 @@ export interface InstanceSpec {
   port?: number;
   /** SIGTERM → wait this long → SIGKILL. */
   stopTimeoutMs: number;
-  health?: { readiness?: ProbeConfig; liveness?: ProbeConfig };
+  health?: { readiness?: ProbeSpec; liveness?: ProbeSpec };
   restart?: RestartPolicy;
 }
 
