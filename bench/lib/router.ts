@@ -1,5 +1,5 @@
 /**
- * Router benchmark (issue 3), run as `npm run build && node bench/router.mjs`.
+ * Router benchmark (issue 3), run by bench/router.ts (`npm run bench:router`).
  *
  * Two backends (plain node:http) and the router each run in their own child process; autocannon and
  * the latency probe run here. Measured side by side in one run, at fixed concurrency, all on
@@ -14,9 +14,9 @@ import autocannon from "autocannon";
 import hdr from "hdr-histogram-js";
 import { Client } from "undici";
 
-import type { ParentMessage, WorkerMessage } from "./bench-worker.js";
-import { NGINX_BIN, type Nginx, startNginx } from "./bench-nginx.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../../src/util/ports.js";
+import { NGINX_BIN, type Nginx, startNginx } from "./router-nginx.js";
+import type { ParentMessage, WorkerMessage } from "./router-worker.js";
 
 export interface BenchOptions {
   connections: number;
@@ -46,7 +46,7 @@ interface LatencyResult {
   count: number;
 }
 
-const workerPath = fileURLToPath(new URL("./bench-worker.js", import.meta.url));
+const workerPath = fileURLToPath(new URL("./router-worker.js", import.meta.url));
 
 class Worker {
   private constructor(readonly child: ChildProcess) {}

@@ -1,5 +1,5 @@
 /**
- * Child process of the router benchmark (src/router/bench.ts), one role per process so the CPU the
+ * Child process of the router benchmark (bench/lib/router.ts), one role per process so the CPU the
  * router uses is measured alone: `backend` (plain node:http, tiny response) or `router`.
  * Talks to the parent over the fork IPC channel only.
  */
@@ -8,8 +8,7 @@ import type { AddressInfo } from "node:net";
 
 import { Registry } from "prom-client";
 
-import { createRouter } from "./router.js";
-import type { RouteTable } from "./types.js";
+import { createRouter, type RouteTable } from "../../src/router/index.js";
 
 export type WorkerMessage =
   { type: "ready"; port: number } | { type: "cpu"; user: number; system: number; rss: number };
@@ -64,6 +63,6 @@ else if (role === "router") {
     if (m.type === "routes") void runRouter(m.table);
   });
 } else {
-  process.stderr.write("usage: bench-worker.js backend|router\n");
+  process.stderr.write("usage: router-worker.js backend|router\n");
   process.exit(2);
 }
