@@ -1,6 +1,7 @@
 import { sql, type Selectable, type Transaction } from "kysely";
 
 import { SlipwayError } from "../util/errors.js";
+import { compareAndSet, PIPELINE_RUN_RECORD, recordNotFound } from "./compare-and-set.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import {
   invalid,
@@ -190,18 +191,7 @@ function rowToRun(row: Selectable<PipelineRunsTable>): PipelineRun {
 // Errors.
 
 function runNotFound(id: number): SlipwayError {
-  return new SlipwayError("not_found", `no pipeline run ${id}`);
-}
-
-function staleRun(id: number, expected: number, current: number): SlipwayError {
-  return new SlipwayError(
-    "stale_write",
-    `pipeline run ${id} is at revision ${current}, not ${expected}; nothing was changed`,
-    {
-      hint: "read the run again and retry",
-      details: { runId: id, expectedRevision: expected, currentRevision: current },
-    },
-  );
+  return recordNotFound(PIPELINE_RUN_RECORD, id);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -307,35 +297,32 @@ async function updateRun(ctx: RepositoryContext, raw: PipelineRunUpdate): Promis
   const { update, state, events } = validateRunUpdate(raw);
   const { id, expectedRevision, status } = update;
   return write(ctx, `updating pipeline run ${id}`, async ({ trx, at, recordEvents }) => {
-    const current = await trx.selectFrom("pipeline_runs").selectAll().where("id", "=", id).executeTakeFirst();
-    if (current === undefined) throw runNotFound(id);
-
-    const row: Selectable<PipelineRunsTable> = {
-      ...current,
-      status,
-      state,
-      started_at: update.markStarted === true && current.started_at === null ? at : current.started_at,
-      // Final sets it; anything else clears it (an interrupted run that was resumed is not finished).
-      finished_at: FINAL_RUN_STATUSES.includes(status) ? at : null,
-      revision: expectedRevision + 1,
-    };
-    // The compare-and-set itself: conditional on the revision, judged by the affected-row count.
-    const result = await trx
-      .updateTable("pipeline_runs")
-      .set({
-        status: row.status,
-        state: row.state,
-        started_at: row.started_at,
-        finished_at: row.finished_at,
-        revision: row.revision,
-      })
-      .where("id", "=", id)
-      .where("revision", "=", expectedRevision)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw staleRun(id, expectedRevision, current.revision);
-
+    const { written } = await compareAndSet(PIPELINE_RUN_RECORD, {
+      id,
+      expectedRevision,
+      read: () => trx.selectFrom("pipeline_runs").selectAll().where("id", "=", id).executeTakeFirst(),
+      update: (current, revision) => {
+        const row: Selectable<PipelineRunsTable> = {
+          ...current,
+          status,
+          state,
+          started_at: update.markStarted === true && current.started_at === null ? at : current.started_at,
+          // Final sets it; anything else clears it (an interrupted run that was resumed is not finished).
+          finished_at: FINAL_RUN_STATUSES.includes(status) ? at : null,
+          revision,
+        };
+        const query = trx.updateTable("pipeline_runs").set({
+          status: row.status,
+          state: row.state,
+          started_at: row.started_at,
+          finished_at: row.finished_at,
+          revision: row.revision,
+        });
+        return { query, written: row };
+      },
+    });
     await recordEvents(events);
-    return rowToRun(row);
+    return rowToRun(written);
   });
 }
 
