@@ -15,7 +15,7 @@ import { registerPipelineRoutes, type PipelinesApi } from "./routes/pipelines.js
 import { registerStatusRoutes, type ServerInfo } from "./routes/status.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { MAX_SOURCE_BYTES } from "./schemas.js";
-import { useZodSchemas, zodToOpenApi } from "./zod-schema.js";
+import { useZodSchemas, zodToOpenApi, type ZodTypeProvider } from "./zod-schema.js";
 
 export interface ApiOptions {
   store: Store;
@@ -118,12 +118,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     () => app.swagger(),
   );
 
-  registerStatusRoutes(app, options.store, options.info);
+  // Route files get the instance typed by the zod schemas, so handlers read typed requests.
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  registerStatusRoutes(typed, options.store, options.info);
   registerConfigRoutes(app, options.store, options.delivery);
-  registerTokenRoutes(app, options.store);
-  registerEventRoutes(app, options.store, streams);
-  registerDeliveryRoutes(app, options.store, options.delivery);
-  registerPipelineRoutes(app, options.store, options.pipelines, { heartbeatMs: options.heartbeatMs });
-  registerHookRoutes(app, options.store, options.pipelines);
+  registerTokenRoutes(typed, options.store);
+  registerEventRoutes(typed, options.store, streams);
+  registerDeliveryRoutes(typed, options.store, options.delivery);
+  registerPipelineRoutes(typed, options.store, options.pipelines, { heartbeatMs: options.heartbeatMs });
+  registerHookRoutes(typed, options.store, options.pipelines);
   return app;
 }

@@ -1,4 +1,12 @@
-import type { FastifyInstance, FastifySchema } from "fastify";
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifySchema,
+  FastifyTypeProvider,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from "fastify";
 import { z, type ZodType } from "zod";
 import { SlipwayError } from "../util/errors.js";
 
@@ -8,16 +16,40 @@ import { SlipwayError } from "../util/errors.js";
  * Responses are not validated at run time: they come from our own typed code.
  */
 export function useZodSchemas(app: FastifyInstance): void {
-  app.setValidatorCompiler(({ schema }) => {
-    const zodSchema = schema as unknown as ZodType;
+  app.setValidatorCompiler(({ schema, method, url }) => {
+    if (!isZod(schema)) throw new Error(`${method} ${url}: a request schema must be a zod schema`);
     return (data: unknown) => {
-      const result = zodSchema.safeParse(data);
+      const result = schema.safeParse(data);
       if (result.success) return { value: result.data };
       return { error: toRequestError(result.error) };
     };
   });
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 }
+
+/**
+ * Fastify's type provider for zod: a handler's `request.body`, `.query` and `.params` get the
+ * `z.output` of the route's schemas (what the validator above returns), so handlers read typed values
+ * instead of casting. Replies stay unchecked by type, as they are at run time (see above).
+ */
+export interface ZodTypeProvider extends FastifyTypeProvider {
+  readonly validator: this["schema"] extends ZodType ? z.output<this["schema"]> : unknown;
+  readonly serializer: unknown;
+}
+
+/**
+ * The API's fastify instance as route files see it: typed by {@link ZodTypeProvider}.
+ *
+ * @example
+ *   app.post("/x", { schema: { body: XBody } }, (request) => request.body.name); // typed, no cast
+ */
+export type ZodApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 function toRequestError(error: z.ZodError): SlipwayError {
   const errors = error.issues.map((issue) => ({

@@ -1,15 +1,14 @@
-import type { FastifyInstance } from "fastify";
-import type { z } from "zod";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import type { EventStreams } from "../event-stream.js";
 import * as S from "../schemas.js";
+import type { ZodApp } from "../zod-schema.js";
 
 /**
  * The event log: JSON pages by default, Server-Sent Events when the client asks for
  * `text/event-stream` (what EventSource and `slipway events -f` send).
  */
-export function registerEventRoutes(app: FastifyInstance, store: Store, streams: EventStreams): void {
+export function registerEventRoutes(app: ZodApp, store: Store, streams: EventStreams): void {
   app.get(
     "/api/v1/events",
     {
@@ -23,7 +22,7 @@ export function registerEventRoutes(app: FastifyInstance, store: Store, streams:
     },
     async (request, reply) => {
       requireRole(request, "viewer");
-      const query = request.query as z.output<typeof S.EventQuery>;
+      const query = request.query;
       const types = query.type?.split(",").filter((t) => t !== "");
       if ((request.headers.accept ?? "").includes("text/event-stream")) {
         const lastEventId = Number(request.headers["last-event-id"]);

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import { HOOK_HEADER, LEGACY_HOOK_HEADER } from "../../pipeline/hook-script.js";
 import { hookTokenMatches } from "../../pipeline/repositories.js";
@@ -13,6 +12,7 @@ import type { Store, WatchedRepository } from "../../store/index.js";
 import { SlipwayError } from "../../util/errors.js";
 import * as P from "../pipeline-schemas.js";
 import * as S from "../schemas.js";
+import type { ZodApp, ZodTypeProvider } from "../zod-schema.js";
 import type { PipelinesApi } from "./pipelines.js";
 
 /** Webhook bodies may be large (GitHub lists up to 2048 commits). */
@@ -34,12 +34,10 @@ export const HOOK_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
  * Registered in its own plugin: its JSON parser keeps the raw bytes (an HMAC is over the bytes as
  * received), and a form-encoded body is refused with 415 and a hint to choose JSON.
  */
-export function registerHookRoutes(
-  app: FastifyInstance,
-  store: Store,
-  pipelines: PipelinesApi | undefined,
-): void {
-  void app.register((hooks, _opts, done) => {
+export function registerHookRoutes(app: ZodApp, store: Store, pipelines: PipelinesApi | undefined): void {
+  void app.register((plugin, _opts, done) => {
+    // A plugin's instance does not inherit the parent's type provider: typed again here.
+    const hooks = plugin.withTypeProvider<ZodTypeProvider>();
     hooks.removeAllContentTypeParsers();
     hooks.addContentTypeParser(
       "application/json",
@@ -78,7 +76,7 @@ export function registerHookRoutes(
         },
       },
       async (request, reply) => {
-        const { provider, repository: id } = request.params as z.output<typeof P.HookParams>;
+        const { provider, repository: id } = request.params;
         const triggers = pipelines?.triggers;
         const repo = await store.pipelines.findRepository(id);
         // Only the id the webhook URL carries, and the same answer for "no such repository" as for
@@ -133,7 +131,8 @@ async function localPush(raw: Buffer, repo: WatchedRepository, triggers: Trigger
   } catch (err) {
     throw new SlipwayError(
       "invalid_request",
-      `local hook: the body is not valid JSON: ${(err as Error).message}`,
+      // A JSON.parse error describes the caller's own body, nothing of the server.
+      `local hook: the body is not valid JSON: ${err instanceof Error ? err.message : "unreadable"}`,
     );
   }
   const parsed = P.LocalHookBody.safeParse(json);

@@ -1,7 +1,7 @@
-import type { FastifyInstance } from "fastify";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import * as S from "../schemas.js";
+import type { ZodApp } from "../zod-schema.js";
 
 export interface ServerInfo {
   version: string;
@@ -9,7 +9,7 @@ export interface ServerInfo {
 }
 
 /** What is declared right now, and which revision declared it. */
-export function registerStatusRoutes(app: FastifyInstance, store: Store, info: ServerInfo): void {
+export function registerStatusRoutes(app: ZodApp, store: Store, info: ServerInfo): void {
   app.get(
     "/api/v1/status",
     {

@@ -1,11 +1,10 @@
-import type { FastifyInstance } from "fastify";
-import type { z } from "zod";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import * as S from "../schemas.js";
+import type { ZodApp } from "../zod-schema.js";
 
 /** API tokens: admins create and revoke; the secret is returned once and never again. */
-export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
+export function registerTokenRoutes(app: ZodApp, store: Store): void {
   app.post(
     "/api/v1/tokens",
     {
@@ -19,7 +18,7 @@ export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
     },
     async (request, reply) => {
       const principal = requireRole(request, "admin");
-      const body = request.body as z.output<typeof S.CreateTokenBody>;
+      const body = request.body;
       const created = await store.tokens.create({ ...body, createdBy: principal.actor });
       return reply.code(201).send(created);
     },
@@ -54,7 +53,7 @@ export function registerTokenRoutes(app: FastifyInstance, store: Store): void {
     },
     async (request) => {
       const principal = requireRole(request, "admin");
-      const { id } = request.params as z.output<typeof S.TokenParams>;
+      const { id } = request.params;
       return store.tokens.revoke(id, principal.actor);
     },
   );

@@ -1,0 +1,23 @@
+/**
+ * What the delivery routes need from the control plane, and the one way they ask for it: without a
+ * node agent (a bare `buildApi`, `slipway server` alone) the routes that need one answer 503
+ * `server_unreachable` with a hint instead of failing on an undefined.
+ */
+import type { RolloutController } from "../../rollout/controller.js";
+import type { DeliveryService } from "../../rollout/service.js";
+import { SlipwayError } from "../../util/errors.js";
+
+export interface DeliveryApi {
+  service: DeliveryService;
+  controller: RolloutController;
+}
+
+/** The delivery service and controller, or the 503 that says this control plane has no node agent. */
+export function needDelivery(delivery: DeliveryApi | undefined): DeliveryApi {
+  if (delivery === undefined) {
+    throw new SlipwayError("server_unreachable", "this control plane has no node agent", {
+      hint: "start Slipway with `slipway up`, which runs both",
+    });
+  }
+  return delivery;
+}

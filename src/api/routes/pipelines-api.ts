@@ -1,0 +1,23 @@
+/**
+ * What the pipeline routes need from the control plane, and the one way they ask for it: a bare
+ * `buildApi` (tests, the OpenAPI generator) has no pipeline engine, and its routes then answer 502
+ * `server_unreachable` instead of failing on an undefined.
+ */
+import type { PipelineEngine } from "../../pipeline/engine-types.js";
+import type { Triggers } from "../../pipeline/triggers.js";
+import { SlipwayError } from "../../util/errors.js";
+
+export interface PipelinesApi {
+  engine: PipelineEngine;
+  triggers: Triggers;
+}
+
+/** The engine and triggers, or the 502 that says this control plane runs none. */
+export function needPipelines(pipelines: PipelinesApi | undefined): PipelinesApi {
+  if (pipelines === undefined) {
+    throw new SlipwayError("server_unreachable", "this control plane runs no pipeline engine", {
+      hint: "start the control plane with `slipway server` or `slipway up`",
+    });
+  }
+  return pipelines;
+}
