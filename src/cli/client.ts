@@ -1,6 +1,6 @@
 import { request } from "undici";
 import type { StoredEvent } from "../store/index.js";
-import { SlipwayError, type ErrorCode } from "../util/errors.js";
+import { SlipwayError, isErrorCode } from "../util/errors.js";
 import { parseEventStream } from "../util/sse.js";
 
 /**
@@ -95,16 +95,21 @@ export class ApiClient {
   }
 }
 
+/**
+ * A problem document as an error. A code this CLI does not know (from a newer server) is kept out of
+ * `code`, which must stay one of the catalogue's, and the detail is still said.
+ */
 function problemError(status: number, text: string): SlipwayError {
   try {
     const problem = JSON.parse(text) as {
-      code?: ErrorCode;
+      code?: unknown;
       detail?: string;
       hint?: string;
       errors?: unknown;
     };
     if (problem.code !== undefined && problem.detail !== undefined) {
-      return new SlipwayError(problem.code, problem.detail, { hint: problem.hint, details: problem.errors });
+      const code = isErrorCode(problem.code) ? problem.code : "internal";
+      return new SlipwayError(code, problem.detail, { hint: problem.hint, details: problem.errors });
     }
   } catch {
     // not a problem document: fall through

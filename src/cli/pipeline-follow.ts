@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { request } from "undici";
 import type { RunLogLine } from "../pipeline/engine-types.js";
-import { SlipwayError, type ErrorCode } from "../util/errors.js";
+import { SlipwayError, isErrorCode } from "../util/errors.js";
 import { parseEventStream } from "../util/sse.js";
 import type { ApiClient } from "./client.js";
 import { connect, globals, type CliContext } from "./context.js";
@@ -119,9 +119,10 @@ function isRun(data: unknown): data is RunView {
 
 function problemError(status: number, text: string): SlipwayError {
   try {
-    const p = JSON.parse(text) as { code?: ErrorCode; detail?: string; hint?: string };
+    const p = JSON.parse(text) as { code?: unknown; detail?: string; hint?: string };
+    // A code this CLI does not know (a newer server) is said as internal; the detail is kept.
     if (p.code !== undefined && p.detail !== undefined)
-      return new SlipwayError(p.code, p.detail, { hint: p.hint });
+      return new SlipwayError(isErrorCode(p.code) ? p.code : "internal", p.detail, { hint: p.hint });
   } catch {
     // not a problem document
   }
