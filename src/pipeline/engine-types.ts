@@ -1,8 +1,28 @@
 /**
  * The pipeline engine's public face, used by the API routes, the triggers and `pipeline run --local`.
  */
-import type { PipelineRun, PipelineTrigger } from "../store/index.js";
+import type { Logger } from "pino";
+import type { LoopStats } from "../loop/index.js";
+import type { PipelineRun, PipelineTrigger, Store } from "../store/index.js";
 import type { LogLine } from "./exec/step-log.js";
+import type { Deployer } from "./steps.js";
+
+export interface EngineOptions {
+  store: Store;
+  logger: Logger;
+  dataDir: string;
+  /** Deploy steps go through it; without one they fail with a clear message. */
+  deployer?: Deployer;
+  /** Jobs running at once, across runs. */
+  parallelism?: number;
+  /** Values of `secrets:`; default the control plane's environment. */
+  secret?: (name: string) => string | undefined;
+  /** Per step; default 10 MiB. */
+  logMaxBytes?: number;
+  /** `--local`: run in this directory instead of a checkout. */
+  localWorkspace?: string;
+  now?: () => number;
+}
 
 export interface StartRunInput {
   pipeline: string;
@@ -53,4 +73,6 @@ export interface PipelineEngine {
   subscribe(runId: number, listener: (line: RunLogLine) => void): () => void;
   /** Resolves when the run is final (tests, `--wait`). */
   waitForRun(runId: number, signal?: AbortSignal): Promise<PipelineRun>;
+  /** The engine's loops (the scheduler), for /metrics. */
+  loops(): { stats(): LoopStats }[];
 }
