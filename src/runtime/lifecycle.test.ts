@@ -229,6 +229,6 @@ describe("supervisor lifecycle", () => {
     const [record] = await readPidFiles(runtime.logDir);
     expect(record).toMatchObject({ id: handle.id, pid, port, service: "web", env: "test" });
     expect(await isRecordLive(record!)).toBe(true);
-    await expect(runtime.supervisor.start(runtime.spec())).rejects.toMatchObject({ code: "already_exists" });
+    await expect(runtime.supervisor.start(runtime.spec())).rejects.toMatchObject({ code: "not_running" });
   });
 });
