@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import type { AgentClient, EnvironmentSpec, EnvironmentState } from "../agent/index.js";
 import type { Store } from "../store/index.js";
-import { SlipwayError, clientMessage } from "../util/errors.js";
+import { SlipwayError, clientMessage } from "../util/index.js";
 
 export interface RouterProblem {
   env: string;
@@ -43,9 +43,7 @@ export function planRouters(
   const free: RouterStep[] = [];
   let blocked: { step: RouterStep; holder: string }[] = [];
   for (const [env, spec] of wanted) {
-    const now = current.get(env);
-    if (now?.listen === spec.listen && now.address !== undefined && sameJson(now.routes, spec.routes))
-      continue;
+    if (inPlace(current.get(env), spec)) continue;
     const holder = holderOf(env, spec.listen);
     if (holder === undefined) free.push({ kind: "put", env, spec });
     else blocked.push({ step: { kind: "put", env, spec }, holder });
@@ -82,7 +80,7 @@ export interface EnvironmentRoutersOptions {
   now: () => number;
 }
 
-/** The driver of {@link planRouters}: carries the steps out and keeps the problems. */
+/** The driver of {@link planRouters}: carries the steps out (reconcile-executor.ts) and keeps the problems. */
 export class EnvironmentRouters {
   readonly #problems = new Map<string, RouterProblem>();
 
@@ -97,30 +95,56 @@ export class EnvironmentRouters {
     return Object.fromEntries([...this.#problems].map(([env, p]) => [env, p.message]));
   }
 
-  async reconcile(
-    client: AgentClient,
+  /**
+   * Bookkeeping before the steps: problems of environments no longer declared are forgotten, and one
+   * whose listener is in place as wanted (the agent restored it) is recovered.
+   */
+  async note(
     agentEnvs: readonly EnvironmentState[],
     wanted: ReadonlyMap<string, EnvironmentSpec>,
   ): Promise<void> {
     for (const env of [...this.#problems.keys()]) if (!wanted.has(env)) this.#problems.delete(env);
-    const steps = planRouters(agentEnvs, wanted);
     for (const [env, spec] of wanted) {
-      if (!steps.some((s) => s.env === env)) await this.#listening(env, spec.listen);
+      if (
+        inPlace(
+          agentEnvs.find((e) => e.name === env),
+          spec,
+        )
+      )
+        await this.#listening(env, spec.listen);
     }
+  }
+
+  /**
+   * Carries the steps out in order, awaiting each, and answers the agent's environments afterwards as
+   * it acknowledged them: a put that failed leaves the old table (and is reported), a delete that
+   * failed leaves the environment.
+   */
+  async apply(
+    client: AgentClient,
+    agentEnvs: readonly EnvironmentState[],
+    steps: readonly RouterStep[],
+  ): Promise<EnvironmentState[]> {
+    let acknowledged = [...agentEnvs];
     for (const step of steps) {
       if (step.kind === "delete") {
-        await client.deleteEnvironment(step.env).catch((err: unknown) => {
+        try {
+          await client.deleteEnvironment(step.env);
+          acknowledged = acknowledged.filter((e) => e.name !== step.env);
+        } catch (err) {
           this.options.logger.error({ env: step.env, err }, "could not remove the environment's router");
-        });
+        }
         continue;
       }
       try {
-        await client.putEnvironment(step.env, step.spec);
+        const state = await client.putEnvironment(step.env, step.spec);
+        acknowledged = [...acknowledged.filter((e) => e.name !== step.env), state];
         await this.#listening(step.env, step.spec.listen);
       } catch (err) {
         await this.#failed(step.env, step.spec.listen, err);
       }
     }
+    return acknowledged;
   }
 
   async #failed(env: string, listen: string, err: unknown): Promise<void> {
@@ -164,6 +188,11 @@ export class EnvironmentRouters {
       this.options.logger.warn({ env, type, err }, "could not record the router event");
     }
   }
+}
+
+/** The agent listens where wanted, with the wanted table: nothing to put. */
+function inPlace(state: EnvironmentState | undefined, spec: EnvironmentSpec): boolean {
+  return state?.listen === spec.listen && state.address !== undefined && sameJson(state.routes, spec.routes);
 }
 
 /** Key order does not matter: the agent answers with its own (schema) order. */

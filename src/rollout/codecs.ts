@@ -1,0 +1,175 @@
+/**
+ * The rollout domain's JSON columns, read through codecs (store/codec.ts): a rollout's state, the
+ * verdicts it recorded, a release's service config (and the applied config's service and environment
+ * objects). Each is checked where it enters the process, so a row from another version or edited by
+ * hand is refused with its row named instead of failing later inside a decision.
+ *
+ * The stored form is unchanged for now (no envelope is written): the API and the CLI show these columns
+ * as they are stored, so they would have to decode before an envelope can be written. Old and new rows
+ * are both read as version 1. Values go back to the store through `toStored`, which checks them with the
+ * same schema instead of casting.
+ */
+import { z } from "zod";
+import type { ServiceConfig } from "../config/index.js";
+// Deep import: config/index.ts does not export the schema yet (another helper is editing it now).
+// eslint-disable-next-line no-restricted-imports -- until config/index.ts exports serviceSchema (lead)
+import { serviceSchema } from "../config/schema-service.js";
+import type { Verdict } from "../judge/index.js";
+import { CHECK_REASONS, TEST_NAMES, VERDICT_REASONS, VERDICT_RESULTS } from "../judge/index.js";
+import { defineCodec, type JsonCodec, type JsonValue } from "../store/index.js";
+import type { RolloutState } from "./types.js";
+
+const analysisSchema = serviceSchema.shape.rollout.unwrap().shape.analysis.unwrap();
+
+const planSpecSchema = z.strictObject({
+  instances: z.number().int(),
+  maxSurge: z.number().int(),
+  maxUnavailable: z.number().int(),
+  steps: z.array(
+    z.strictObject({
+      weight: z.number(),
+      pauseMs: z.union([z.number(), z.literal("until-promote"), z.null()]),
+    }),
+  ),
+  analysis: analysisSchema.extend({ intervalMs: z.number() }).nullable(),
+  watchMs: z.number(),
+  keepWarmMs: z.number(),
+  progressDeadlineMs: z.number(),
+});
+
+const windowSchema = z.strictObject({
+  requests: z.number(),
+  errors: z.number(),
+  latenciesMs: z.array(z.number()),
+});
+
+const rolloutStateSchema = z.strictObject({
+  v: z.literal(1),
+  spec: planSpecSchema,
+  phase: z.enum(["starting", "scaling", "step", "preview", "rolling", "promoting", "watching", "done"]),
+  step: z.number().int(),
+  weight: z.number(),
+  newInstances: z.number().int(),
+  oldInstances: z.number().int(),
+  phaseSince: z.number(),
+  progressAt: z.number(),
+  newReady: z.number().int(),
+  windowStart: z.number().optional(),
+  stepPassed: z.boolean(),
+  pausedBy: z.enum(["user", "inconclusive"]).optional(),
+  pausedAt: z.number().optional(),
+  promote: z.enum(["step", "full"]).optional(),
+  watchUntil: z.number().optional(),
+  baseline: windowSchema.optional(),
+  lastVerdict: z
+    .strictObject({ at: z.number(), result: z.enum(VERDICT_RESULTS), message: z.string() })
+    .optional(),
+  verdicts: z.strictObject({ pass: z.number(), fail: z.number(), inconclusive: z.number() }),
+});
+
+const sampleCountsSchema = z.strictObject({
+  requests: z.number(),
+  errors: z.number(),
+  latencySamples: z.number(),
+});
+
+const checkResultSchema = z.strictObject({
+  metric: z.enum(["error-rate", "latency-p50", "latency-p95", "latency-p99"]),
+  result: z.enum(VERDICT_RESULTS),
+  reason: z.enum(CHECK_REASONS),
+  canary: z.number().nullable(),
+  baseline: z.number().nullable(),
+  threshold: z.strictObject({
+    max: z.number().optional(),
+    vsBaseline: z.strictObject({ kind: z.enum(["pp", "ratio"]), value: z.number() }).optional(),
+    limit: z.number().nullable(),
+    bound: z.enum(["max", "vsBaseline"]).optional(),
+  }),
+  test: z
+    .strictObject({
+      name: z.enum(TEST_NAMES),
+      statistic: z.number(),
+      pValue: z.number(),
+      distribution: z.enum(["exact", "normal"]),
+    })
+    .optional(),
+  message: z.string(),
+});
+
+const verdictSchema = z.strictObject({
+  result: z.enum(VERDICT_RESULTS),
+  reason: z.enum(VERDICT_REASONS),
+  message: z.string(),
+  decidedBy: z.number().int().optional(),
+  confidence: z.number(),
+  minSamples: z.number(),
+  samples: z.strictObject({ canary: sampleCountsSchema, baseline: sampleCountsSchema }),
+  checks: z.array(checkResultSchema),
+});
+
+const environmentObjectSchema = z.looseObject({ router: z.looseObject({ listen: z.string() }) });
+
+export const RolloutStateCodec: JsonCodec<RolloutState> = defineCodec({
+  name: "rollout state",
+  version: 1,
+  schema: rolloutStateSchema,
+});
+
+export const VerdictCodec: JsonCodec<Verdict> = defineCodec({
+  name: "verdict",
+  version: 1,
+  schema: verdictSchema,
+});
+
+/** A release's service config as it was applied when the release was created. */
+export const ReleaseConfigCodec: JsonCodec<ServiceConfig> = defineCodec({
+  name: "service config",
+  version: 1,
+  schema: serviceSchema,
+});
+
+/** The part of an applied environment object the controller reads: where its router listens. */
+export const EnvironmentRouterCodec = defineCodec({
+  name: "environment config",
+  version: 1,
+  schema: environmentObjectSchema,
+});
+
+/**
+ * `codec.decode`, with every object's keys in the order the row stored them. The API and the CLI show
+ * these columns as stored, so a value read, changed by a spread and written back must keep its bytes
+ * (a schema's output follows the schema's key order instead). Keys the schema added (defaults) follow.
+ */
+export function decodeStored<T>(codec: JsonCodec<T>, stored: JsonValue, where: string): T {
+  const decoded = codec.decode(stored, where);
+  // Same value, keys reordered: the type is the decoded one (the cast names what the reorder keeps).
+  return inOrderOf(stored, decoded) as T;
+}
+
+function inOrderOf(stored: unknown, value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, i) => inOrderOf(Array.isArray(stored) ? stored[i] : undefined, item));
+  }
+  if (value === null || typeof value !== "object") return value;
+  const template = stored !== null && typeof stored === "object" && !Array.isArray(stored) ? stored : {};
+  const out: Record<string, unknown> = {};
+  const entries = new Map(Object.entries(value));
+  for (const [k, v] of Object.entries(template)) {
+    if (entries.has(k)) out[k] = inOrderOf(v, entries.get(k));
+  }
+  for (const [k, v] of entries) if (!Object.hasOwn(out, k)) out[k] = inOrderOf(undefined, v);
+  return out;
+}
+
+/**
+ * A value in the column's stored form (un-enveloped, see above), checked against the codec's schema on
+ * the way: what is written must be readable by `decode`.
+ */
+export function toStored<T>(codec: JsonCodec<T>, value: T, where: string): JsonValue {
+  const enveloped = codec.encode(value);
+  if (enveloped === null || typeof enveloped !== "object" || Array.isArray(enveloped)) return enveloped;
+  const data = enveloped.data;
+  if (data === undefined) return null;
+  codec.decode(data, where);
+  return data;
+}
