@@ -348,9 +348,14 @@ describe("pipelines API on a real control plane", () => {
     );
     expect(approved.status).toBe(200);
     expect((await finished(gated.body)).status).toBe("succeeded");
-    expect(
-      (await api("POST", `/api/v1/pipeline-runs/${gated.body.id}/approve`, {}, bob.body.token)).status,
-    ).toBe(409);
+    // A refusal says which: a 409 with a code a client can act on (not a catch-all "conflict").
+    const approvedTwice = await api(
+      "POST",
+      `/api/v1/pipeline-runs/${gated.body.id}/approve`,
+      {},
+      bob.body.token,
+    );
+    expect([approvedTwice.status, approvedTwice.body]).toMatchObject([409, { code: "no_approval_waiting" }]);
 
     const slow = await api<Run>("POST", "/api/v1/pipelines/slow/runs", {});
     await until("running", async () => {
@@ -360,7 +365,11 @@ describe("pipelines API on a real control plane", () => {
     const cancelled = await api<Run>("POST", `/api/v1/pipeline-runs/${slow.body.id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("cancelled");
-    expect((await api("POST", `/api/v1/pipeline-runs/${slow.body.id}/cancel`)).status).toBe(409);
+    const cancelledTwice = await api("POST", `/api/v1/pipeline-runs/${slow.body.id}/cancel`);
+    expect([cancelledTwice.status, cancelledTwice.body]).toMatchObject([
+      409,
+      { code: "run_not_cancellable" },
+    ]);
 
     const rerun = await api<Run>("POST", `/api/v1/pipeline-runs/${slow.body.id}/rerun`, {});
     expect(rerun.status).toBe(201);
@@ -396,7 +405,8 @@ describe("pipelines API on a real control plane", () => {
     expect(resumed.status).toBe(200);
     expect(resumed.body.status).toBe("queued");
     expect((await finished(interrupted)).status).toBe("succeeded");
-    expect((await api("POST", `/api/v1/pipeline-runs/${interrupted.id}/resume`)).status).toBe(409);
+    const resumedTwice = await api("POST", `/api/v1/pipeline-runs/${interrupted.id}/resume`);
+    expect([resumedTwice.status, resumedTwice.body]).toMatchObject([409, { code: "run_not_resumable" }]);
     expect((await api("POST", "/api/v1/pipeline-runs/9999/cancel")).status).toBe(404);
   }, 60_000);
 
