@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { createConfigRepository } from "./config-repository.js";
 import type { RepositoryContext } from "./context.js";
 import { createDeliveryRepository } from "./delivery-repository.js";
@@ -25,7 +25,8 @@ import { checkWritable, WriteOutcomes } from "./writability.js";
 export type * from "./types.js";
 export { SQLITE_FILE_NAME } from "./sqlite.js";
 export { TOKEN_SECRET_PREFIX } from "./token-repository.js";
-export { deliveryReplayed, newRepositoryId } from "./watched-repositories.js";
+export { newRepositoryId } from "./watched-repositories.js";
+export { deliveryReplayed } from "./webhook-deliveries.js";
 export { defineCodec, type JsonCodec, type CodecDefinition } from "./codec.js";
 export { DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT } from "./event-repository.js";
 export {

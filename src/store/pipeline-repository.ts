@@ -1,10 +1,11 @@
 import { sql, type Selectable, type Transaction } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { compareAndSet, PIPELINE_RUN_RECORD, recordNotFound } from "./compare-and-set.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import {
   invalid,
+  isPlainObject,
   requireName,
   requireOneOf,
   requireTime,
@@ -32,19 +33,21 @@ import {
 } from "./types.js";
 import {
   addRepository,
-  claimDelivery,
-  findDelivery,
   findRepository,
   listRepositories,
-  recordDelivery,
   removeRepository,
-  deliveryReplayed,
   requireLabel,
   sealClearWebhookSecrets,
   setHookTokenHash,
   setRepositoryHeads,
-  validateDeliveryKey,
 } from "./watched-repositories.js";
+import {
+  claimDelivery,
+  deliveryReplayed,
+  findDelivery,
+  recordDelivery,
+  validateDeliveryKey,
+} from "./webhook-deliveries.js";
 
 export const DEFAULT_RUN_LIMIT = 20;
 /** A record, not a list, so the compiler notices a trigger kind added to the contract but not here. */
@@ -65,10 +68,6 @@ type Trx = Transaction<StoreDatabase>;
 
 function requireOptionalText(value: unknown, what: string): string | null {
   return value === null ? null : requireName(value, `${what} (or null)`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function validateInputs(value: unknown): PipelineTrigger["inputs"] {

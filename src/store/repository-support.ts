@@ -1,4 +1,4 @@
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { writeTransaction, type RepositoryContext, type WriteScope } from "./context.js";
 import { validateEventInput } from "./event-log.js";
 import { isConcurrencyFailure, isUniqueViolation } from "./store-errors.js";
@@ -23,6 +23,19 @@ export function requireName(value: unknown, what: string): string {
 export function requireWholeNumber(value: unknown, what: string, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw invalid(`${what} must be a whole number, ${min} or more`);
+  }
+  return value;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function requireHash(value: unknown, what: string): string {
+  if (typeof value !== "string" || !SHA256_HEX.test(value)) {
+    throw invalid(`${what} must be a SHA-256 digest in lowercase hex`);
   }
   return value;
 }

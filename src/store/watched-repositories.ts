@@ -1,15 +1,11 @@
 /**
- * The repositories Slipway watches and the webhook deliveries it has seen (replay protection).
+ * The repositories Slipway watches (for pushes, by polling or by webhook).
  *
  * Secrets: a repository's webhook secret arrives SEALED under the data key (src/secrets); the store
  * checks that it is a sealed value and never sees it in clear. Rows written before migration 0004 hold
  * it in clear until `sealClearWebhookSecrets` (called at start) seals them all in one transaction. The
- * local hook's token is stored as a SHA-256 hash, like API tokens.
- *
- * Deliveries: one is a replay when its provider and id were seen, or (when it was signed) the same body
- * reached the same repository before. A delivery is recorded in the transaction of the first run it
- * starts (`claimDelivery`, called by `createRun`), or on its own when it started none; so a delivery
- * whose runs could not be created is not recorded, and its redelivery is not a replay.
+ * local hook's token is stored as a SHA-256 hash, like API tokens. The deliveries seen for these
+ * repositories are in webhook-deliveries.ts.
  */
 import { randomBytes } from "node:crypto";
 import { isAbsolute } from "node:path";
@@ -17,24 +13,25 @@ import { isAbsolute } from "node:path";
 import type { Selectable, Transaction } from "kysely";
 
 import { sealedKeyId } from "../secrets/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, type RepositoryContext } from "./context.js";
-import { compareText, invalid, requireName, requireOneOf, write } from "./repository-support.js";
-import type { RepositoriesTable, StoreDatabase, WebhookDeliveriesTable } from "./schema.js";
-import type {
-  DeliveryClaim,
-  DeliveryKey,
-  RepositoryInput,
-  SeenDelivery,
-  WatchedRepository,
-} from "./types.js";
+import {
+  compareText,
+  invalid,
+  isPlainObject,
+  requireHash,
+  requireName,
+  requireOneOf,
+  write,
+} from "./repository-support.js";
+import type { RepositoriesTable, StoreDatabase } from "./schema.js";
+import type { RepositoryInput, WatchedRepository } from "./types.js";
 
 type Trx = Transaction<StoreDatabase>;
 
 /** The same rule as a label in slipway.yaml (`config/names.ts`); repeated so the store needs no zod. */
 const LABEL = /^[a-z][a-z0-9-]{0,62}$/;
 const REPOSITORY_ID = /^repo_[a-z2-7]{10}$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const REPOSITORY_KINDS: readonly RepositoryInput["kind"][] = ["path", "url"];
 const BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -48,10 +45,6 @@ export function newRepositoryId(): string {
 // ---------------------------------------------------------------------------------------------------
 // Validation, before any transaction.
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 export function requireLabel(value: unknown, what: string): string {
   if (typeof value !== "string" || !LABEL.test(value)) {
     throw invalid(
@@ -61,14 +54,6 @@ export function requireLabel(value: unknown, what: string): string {
   }
   return value;
 }
-
-function requireHash(value: unknown, what: string): string {
-  if (typeof value !== "string" || !SHA256_HEX.test(value)) {
-    throw invalid(`${what} must be a SHA-256 digest in lowercase hex`);
-  }
-  return value;
-}
-
 type ValidRepository = Required<RepositoryInput> & { hookTokenHash: string | null };
 
 function validateRepositoryInput(input: RepositoryInput): ValidRepository {
@@ -112,23 +97,6 @@ function validateHeads(value: unknown): Record<string, string> {
   }
   return heads;
 }
-
-/** Checks a delivery key (and claim, when `withClaim`); keeps only the contract's fields. */
-export function validateDeliveryKey(value: unknown, what: string): DeliveryKey;
-export function validateDeliveryKey(value: unknown, what: string, withClaim: true): DeliveryClaim;
-export function validateDeliveryKey(value: unknown, what: string, withClaim = false): DeliveryKey {
-  if (!isPlainObject(value)) throw invalid(`${what} must be { provider, deliveryId, repository, bodyHash }`);
-  const key: DeliveryKey = {
-    provider: requireName(value.provider, `${what}.provider`),
-    deliveryId: requireName(value.deliveryId, `${what}.deliveryId`),
-    repository: requireName(value.repository, `${what}.repository`),
-    bodyHash: value.bodyHash === null ? null : requireHash(value.bodyHash, `${what}.bodyHash`),
-  };
-  if (!withClaim) return key;
-  const claim: DeliveryClaim = { ...key, claim: requireName(value.claim, `${what}.claim`) };
-  return claim;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Rows.
 
@@ -311,96 +279,5 @@ export async function sealClearWebhookSecrets(
         .execute();
     }
     return rows.map((r) => r.id).sort(compareText);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Deliveries.
-
-function toSeen(row: Selectable<WebhookDeliveriesTable>, match: SeenDelivery["match"]): SeenDelivery {
-  return {
-    provider: row.provider,
-    deliveryId: row.delivery_id,
-    receivedAt: row.received_at,
-    match,
-    claim: row.claim,
-  };
-}
-
-async function seenIn(db: Pick<Trx, "selectFrom">, key: DeliveryKey): Promise<SeenDelivery | undefined> {
-  const byId = await db
-    .selectFrom("webhook_deliveries")
-    .selectAll()
-    .where("provider", "=", key.provider)
-    .where("delivery_id", "=", key.deliveryId)
-    .executeTakeFirst();
-  if (byId !== undefined) return toSeen(byId, "delivery_id");
-  if (key.bodyHash === null) return undefined;
-  const byBody = await db
-    .selectFrom("webhook_deliveries")
-    .selectAll()
-    .where("repository", "=", key.repository)
-    .where("body_hash", "=", key.bodyHash)
-    .executeTakeFirst();
-  return byBody === undefined ? undefined : toSeen(byBody, "body");
-}
-
-/** The 409 for a replay: which delivery it repeats, and how. */
-export function deliveryReplayed(key: DeliveryKey, seen: SeenDelivery): SlipwayError {
-  const message =
-    seen.match === "delivery_id"
-      ? `delivery ${key.deliveryId} was processed already`
-      : `this body reached repository ${key.repository} already, as ${seen.provider} delivery ${seen.deliveryId}; ` +
-        `a new delivery id does not make it a new push`;
-  return new SlipwayError("webhook_replayed", message, {
-    hint: "a redelivery of a processed push starts nothing; push again or start the run by hand",
-    details: {
-      provider: seen.provider,
-      deliveryId: seen.deliveryId,
-      receivedAt: seen.receivedAt,
-      match: seen.match,
-    },
-  });
-}
-
-/**
- * Inside a write transaction: records the delivery for this claim, or finds it recorded by the same
- * claim (an earlier run of the same attempt). Returns what it repeats when another attempt recorded it.
- */
-export async function claimDelivery(
-  trx: Trx,
-  at: string,
-  claim: DeliveryClaim,
-): Promise<SeenDelivery | undefined> {
-  // Look first rather than insert and catch the key violation: on PostgreSQL a failed statement aborts
-  // the whole transaction. Writes are serialized, so nobody can insert the same key in between.
-  const seen = await seenIn(trx, claim);
-  if (seen !== undefined) return seen.claim === claim.claim ? undefined : seen;
-  await trx
-    .insertInto("webhook_deliveries")
-    .values({
-      provider: claim.provider,
-      delivery_id: claim.deliveryId,
-      repository: claim.repository,
-      received_at: at,
-      body_hash: claim.bodyHash,
-      claim: claim.claim,
-    })
-    .execute();
-  return undefined;
-}
-
-export async function findDelivery(
-  ctx: RepositoryContext,
-  raw: DeliveryKey,
-): Promise<SeenDelivery | undefined> {
-  const key = validateDeliveryKey(raw, "delivery");
-  return readQuery(ctx, () => seenIn(ctx.db, key));
-}
-
-export async function recordDelivery(ctx: RepositoryContext, raw: DeliveryClaim): Promise<boolean> {
-  const claim = validateDeliveryKey(raw, "delivery", true);
-  return write(ctx, `recording webhook delivery ${claim.deliveryId}`, async ({ trx, at }) => {
-    return (await claimDelivery(trx, at, claim)) === undefined;
   });
 }
