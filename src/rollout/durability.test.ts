@@ -40,7 +40,10 @@ const CASES: Case[] = [
   },
   {
     name: "during the watch (status watching)",
-    during: (r) => r.status === "watching",
+    // The slot view comes from the controller's last tick, the status from the store: on a loaded
+    // machine the view can still say v1 is stable just after the promotion was stored. Wait until both
+    // say the watch has begun, so the pids compared below are v2's.
+    during: (r, _s, slot) => r.status === "watching" && slot.stable === "v2",
     canary: {},
     // v1 is warm until the watch ends; it may expire before the restarted control plane reports.
     keeps: ["v2"],
