@@ -34,7 +34,13 @@ export function matchesPush(filter: PushFilter, push: PushEvent): boolean {
  *   explainPushMatch({ tags: ["v*"] }, push);
  *   // { matched: false, reason: "branch main was pushed, but the filter lists only tags" }
  */
-export function explainPushMatch(filter: PushFilter, push: PushEvent): PushMatch {
+/** What a match reads of a push; a webhook's PushEvent, a local hook's push and a polled one all have it. */
+export type MatchedPush = Pick<
+  PushEvent,
+  "ref" | "branch" | "tag" | "deleted" | "changedPaths" | "changedPathsComplete"
+>;
+
+export function explainPushMatch(filter: PushFilter, push: MatchedPush): PushMatch {
   const branches = nonEmpty(filter.branches);
   const tags = nonEmpty(filter.tags);
   const paths = nonEmpty(filter.paths);
