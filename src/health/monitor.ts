@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseDuration } from "../shared/index.js";
 import type { ProbeSpec } from "./probe-spec.js";
 import type { Probe, ProbeResult } from "./probe.js";
 import { HealthTracker, type HealthState, type HealthTransition } from "./tracker.js";
 
 export interface HealthMonitorOptions {
   probe: Probe;
-  /** interval, healthyAfter, unhealthyAfter and grace come from here (timeout is the probe's). */
+  /** intervalMs, healthyAfter, unhealthyAfter and graceMs come from here (timeoutMs is the probe's). */
   config: ProbeSpec;
   /** Called on every state change, with the result that caused it. */
   onChange: (transition: HealthTransition, result: ProbeResult) => void;
@@ -48,8 +47,7 @@ export interface HealthMonitor {
 export function startHealthMonitor(options: HealthMonitorOptions): HealthMonitor {
   const { probe, config, onChange, onResult, onError } = options;
   const now = options.now ?? (() => performance.now());
-  const intervalMs = parseDuration(config.interval);
-  const graceMs = parseDuration(config.grace);
+  const { intervalMs, graceMs } = config;
   const tracker = new HealthTracker(config);
   const controller = new AbortController();
   const { signal } = controller;

@@ -1,9 +1,8 @@
 /**
- * A probe as the health domain receives it: the `health.readiness` / `health.liveness` block of a
- * service, already validated and with defaults applied. Declared here rather than taken from the config
- * schema so that the data plane does not depend on the config domain; the config's `ProbeConfig` is
- * assignable to it (the rollout controller passes one where a ProbeSpec is expected, so the compiler
- * keeps the two in step).
+ * A probe as the health domain runs it: the kind, the thresholds, and every duration already in
+ * milliseconds. The units people write (`interval: 5s`) are resolved once, where a spec enters the data
+ * plane (the runtime, when an instance is started), so a probe or monitor never parses text and the
+ * health domain depends on neither the config domain nor its unit syntax.
  */
 export interface ProbeSpec {
   /** Path to GET on the instance's port; a 2xx or 3xx answer passes. */
@@ -12,10 +11,12 @@ export interface ProbeSpec {
   tcp?: true | undefined;
   /** Run in the instance's directory; exit status 0 passes. */
   command?: string | undefined;
-  /** Durations as written (`"5s"`), checked when the instance is started. */
-  interval: string;
-  timeout: string;
-  grace: string;
+  /** Time between two probes, start to start. */
+  intervalMs: number;
+  /** How long one attempt may take before it fails. */
+  timeoutMs: number;
+  /** Start-up time during which failures are not counted. */
+  graceMs: number;
   healthyAfter: number;
   unhealthyAfter: number;
 }

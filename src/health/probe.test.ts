@@ -12,11 +12,11 @@ import type { HealthState } from "./tracker.js";
 
 function probeConfig(kind: Partial<ProbeSpec>, extra: Partial<ProbeSpec> = {}): ProbeSpec {
   return {
-    interval: "20ms",
-    timeout: "500ms",
+    intervalMs: 20,
+    timeoutMs: 500,
     healthyAfter: 1,
     unhealthyAfter: 2,
-    grace: "0s",
+    graceMs: 0,
     ...kind,
     ...extra,
   };
@@ -82,9 +82,7 @@ describe("HTTP probe", () => {
   });
 
   it("fails with a timeout when the instance hangs", async () => {
-    const result = await createProbe(probeConfig({ http: "/hang" }, { timeout: "200ms" }), target).check(
-      never,
-    );
+    const result = await createProbe(probeConfig({ http: "/hang" }, { timeoutMs: 200 }), target).check(never);
     expect(result).toMatchObject({ ok: false, detail: "timed out after 200ms" });
   });
 
@@ -99,7 +97,7 @@ describe("HTTP probe", () => {
 
   it("ends at once when the caller aborts", async () => {
     const controller = new AbortController();
-    const pending = createProbe(probeConfig({ http: "/hang" }, { timeout: "1h" }), target).check(
+    const pending = createProbe(probeConfig({ http: "/hang" }, { timeoutMs: 3_600_000 }), target).check(
       controller.signal,
     );
     controller.abort();
@@ -133,7 +131,7 @@ describe("command probe", () => {
 
   it("kills the whole process group of a command that times out", async () => {
     const command = "sleep 1000 & echo $! > bg.pid; sleep 1000";
-    const result = await createProbe(probeConfig({ command }, { timeout: "300ms" }), target).check(never);
+    const result = await createProbe(probeConfig({ command }, { timeoutMs: 300 }), target).check(never);
     expect(result).toMatchObject({ ok: false, detail: "timed out after 300ms" });
     const background = Number(readFileSync(join(dir, "bg.pid"), "utf8"));
     for (let i = 0; i < 100 && isAlive(background); i++) await sleep(20);
@@ -187,7 +185,7 @@ describe("health monitor", () => {
 
   it("does not count failures during grace, but a pass counts and ends the grace period", async () => {
     const results: { result: ProbeResult; counted: boolean }[] = [];
-    const config = probeConfig({ http: "/fail" }, { grace: "1h", unhealthyAfter: 1 });
+    const config = probeConfig({ http: "/fail" }, { graceMs: 3_600_000, unhealthyAfter: 1 });
     const monitor = startHealthMonitor({
       probe: createProbe(config, target),
       config,
@@ -200,7 +198,7 @@ describe("health monitor", () => {
     expect(monitor.state).toBe("unknown");
     expect(results.every((r) => !r.counted)).toBe(true);
 
-    const passing = probeConfig({ http: "/ok" }, { grace: "1h" });
+    const passing = probeConfig({ http: "/ok" }, { graceMs: 3_600_000 });
     let changed: HealthState | undefined;
     const second = startHealthMonitor({
       probe: createProbe(passing, target),

@@ -3,9 +3,8 @@
  * (`ok: false` and a detail), never by throwing, so a failing instance cannot break the loop that polls it.
  * One file per kind (probe-http, probe-tcp, probe-command); this file picks the kind and owns the timeout.
  */
-import { parseDuration } from "../shared/index.js";
 import type { ProbeSpec } from "./probe-spec.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { commandAttempt } from "./probe-command.js";
 import { httpAttempt } from "./probe-http.js";
 import { tcpAttempt } from "./probe-tcp.js";
@@ -81,13 +80,13 @@ function defaultSetTimeout(callback: () => void, ms: number): CancelTimer {
  * Builds a probe from a service's `health.readiness` or `health.liveness` block.
  *
  * @example
- *   const probe = createProbe({ http: "/healthz", timeout: "2s", … }, { host: "127.0.0.1", port, cwd, env });
+ *   const probe = createProbe({ http: "/healthz", timeoutMs: 2000, … }, { host: "127.0.0.1", port, cwd, env });
  *   const { ok, detail } = await probe.check(AbortSignal.timeout(5_000)); // ok: true, detail: "HTTP 200"
  */
 export function createProbe(spec: ProbeSpec, target: ProbeTarget, options: ProbeOptions = {}): Probe {
   const kind = probeKind(spec);
   const attempt = attemptFor(kind, spec, target);
-  const timeoutMs = parseDuration(spec.timeout);
+  const { timeoutMs } = spec;
   const now = options.now ?? (() => performance.now());
   const schedule = options.setTimeout ?? defaultSetTimeout;
   return {

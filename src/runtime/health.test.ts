@@ -1,13 +1,14 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProbeSpec } from "../health/index.js";
-import { createTestRuntime, until, type TestRuntime } from "./test-fixtures.js";
+import type { InstanceProbe } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
+import { createTestRuntime, type TestRuntime } from "./test-fixtures.js";
 import type { InstanceStatus, RestartPolicy } from "./types.js";
 
 const restart: RestartPolicy = { initialDelayMs: 10, maxDelayMs: 40, maxRestarts: 5, windowMs: 60_000 };
 
-function probe(http: string, extra: Partial<ProbeSpec> = {}): ProbeSpec {
+function probe(http: string, extra: Partial<InstanceProbe> = {}): InstanceProbe {
   return { http, interval: "30ms", timeout: "1s", healthyAfter: 1, unhealthyAfter: 2, grace: "0s", ...extra };
 }
 
@@ -26,7 +27,10 @@ describe("health checks on instances", () => {
     const handle = await runtime.supervisor.start(spec);
     const first = await handle.waitFor((s) => s.ready);
     // Only after a first pass do failures count (grace); fail it from then on.
-    await until(() => existsSync(join(runtime.dir, "live-passed")), "liveness passed once");
+    await waitFor(() => existsSync(join(runtime.dir, "live-passed")), {
+      what: "liveness to pass once",
+      timeoutMs: 20_000,
+    });
     writeFileSync(join(runtime.dir, "live"), "fail");
 
     const killed = await handle.waitFor((s) => s.reason === "liveness-failed");

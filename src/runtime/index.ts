@@ -19,6 +19,7 @@ export type {
   FollowOptions,
   InstanceHandle,
   InstancePhase,
+  InstanceProbe,
   InstanceReason,
   InstanceSpec,
   InstanceStatus,

@@ -14,7 +14,8 @@ import { startInstanceHealth, type InstanceHealth } from "./instance-health.js";
 import { instanceEnv, launchProcess, type LaunchedProcess, type ProcessExit } from "./launch.js";
 import { removeFifos, type LogPipePaths } from "./log-pipe.js";
 import { removePidFile, writePidFile } from "./pid-file.js";
-import { isPortFree } from "../util/ports.js";
+import type { InstanceProbes } from "./probes.js";
+import { isPortFree } from "../util/index.js";
 import { terminateGroup } from "./process-group.js";
 import { decideRestart } from "./restart-policy.js";
 import type { InstanceReason, InstanceSpec, InstanceStatus, RestartPolicy } from "./types.js";
@@ -30,6 +31,8 @@ export interface InstancePaths {
 
 export interface InstanceContext {
   spec: InstanceSpec;
+  /** The spec's probes, resolved once by the supervisor. */
+  probes: InstanceProbes;
   port: number;
   paths: InstancePaths;
   log: InstanceLog;
@@ -207,9 +210,9 @@ export class InstanceController {
   }
 
   async #started(proc: LaunchedProcess): Promise<void> {
-    const { spec, port, paths, log, logger, baseEnv } = this.#ctx;
+    const { spec, probes, port, paths, log, logger, baseEnv } = this.#ctx;
     log.note(`started pid ${proc.pid} on port ${port} (release ${spec.release}): ${spec.command}`);
-    const readiness = spec.health?.readiness;
+    const { readiness } = probes;
     this.#update({
       ...{ phase: readiness === undefined ? "ready" : "running", ready: readiness === undefined },
       ...{ pid: proc.pid, reason: undefined, message: undefined },
@@ -231,7 +234,7 @@ export class InstanceController {
       return;
     }
     this.#health = startInstanceHealth({
-      ...{ readiness, liveness: spec.health?.liveness },
+      ...{ readiness, liveness: probes.liveness },
       target: { host: "127.0.0.1", port, cwd: spec.cwd, env: instanceEnv(baseEnv, spec, port) },
       onReadiness: (ready, detail) => {
         this.#onReadiness(proc, ready, detail);

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { SlipwayError } from "../util/errors.js";
+import { waitFor } from "../test-support/wait-for.js";
+import { SlipwayError } from "../util/index.js";
 import { isRecordLive, readPidFiles } from "./pid-file.js";
 import {
   APP_COMMAND,
@@ -11,12 +12,11 @@ import {
   isAlive,
   killGroup,
   liveMembers,
-  until,
   type TestRuntime,
 } from "./test-fixtures.js";
-import type { ProbeSpec } from "../health/index.js";
+import type { InstanceProbe } from "./types.js";
 
-const readiness: ProbeSpec = {
+const readiness: InstanceProbe = {
   http: "/healthz",
   interval: "50ms",
   timeout: "1s",
@@ -75,9 +75,9 @@ describe("supervisor lifecycle", () => {
     runtime = createTestRuntime();
     const handle = await runtime.supervisor.start(runtime.spec({ health: { readiness } }));
     const { port } = await handle.waitFor((s) => s.ready);
-    await until(
+    await waitFor(
       async () => (await runtime.supervisor.logs(handle.id)).some((l) => l.includes("listening")),
-      "logged",
+      { what: "the listening line in the log", timeoutMs: 20_000 },
     );
     const lines = await runtime.supervisor.logs(handle.id, { tailLines: 50 });
     const iso = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
@@ -97,7 +97,7 @@ describe("supervisor lifecycle", () => {
         if (line.includes("hello from")) controller.abort();
       }
     })();
-    await until(() => followed.length >= 2, "the tail arrived");
+    await waitFor(() => followed.length >= 2, { what: "the tail to arrive", timeoutMs: 20_000 });
     await get(`http://127.0.0.1:${port}/hello`);
     await following;
     expect(followed.at(-1)).toContain("stdout hello from");
@@ -107,9 +107,9 @@ describe("supervisor lifecycle", () => {
     runtime = createTestRuntime({ log: { maxBytes: 2_000, keep: 2 } });
     const handle = await runtime.supervisor.start(runtime.spec({ envVars: { LOG_LINES: "300" } }));
     const dir = join(runtime.logDir, "web", "test");
-    await until(
+    await waitFor(
       async () => (await runtime.supervisor.logs(handle.id)).some((l) => l.includes("filler line 299")),
-      "logged",
+      { what: "filler line 299 in the log", timeoutMs: 20_000 },
     );
     const files = readdirSync(dir)
       .filter((f) => f.startsWith(`${handle.id}.log`))
@@ -166,7 +166,10 @@ describe("supervisor lifecycle", () => {
     const command = "sleep 1000 & echo $! > bg.pid; sleep 1000";
     const handle = await runtime.supervisor.start(runtime.spec({ command }));
     const pid = handle.status().pid!;
-    await until(() => existsSync(join(runtime.dir, "bg.pid")), "the background job started");
+    await waitFor(() => existsSync(join(runtime.dir, "bg.pid")), {
+      what: "the background job to start",
+      timeoutMs: 20_000,
+    });
     const background = Number(readFileSync(join(runtime.dir, "bg.pid"), "utf8"));
     expect(await liveMembers(pid)).toContain(background);
     await handle.stop();

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProbeSpec } from "../health/index.js";
+import type { InstanceProbe } from "./types.js";
 import { createTestRuntime, isAlive, liveMembers, NODE, type TestRuntime } from "./test-fixtures.js";
 import type { RestartPolicy } from "./types.js";
 
@@ -49,7 +49,7 @@ describe("restarts", () => {
 
   it("restarts after a crash and becomes ready again", async () => {
     runtime = createTestRuntime();
-    const readiness: ProbeSpec = {
+    const readiness: InstanceProbe = {
       http: "/healthz",
       interval: "50ms",
       timeout: "1s",

@@ -6,14 +6,13 @@
 import { stat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { parseDuration, parseSize } from "../shared/index.js";
-import { HealthTracker, probeKind } from "../health/index.js";
+import { parseSize } from "../shared/index.js";
 import { createSilentLogger } from "../log/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { findFreePort, SlipwayError } from "../util/index.js";
 import { InstanceController, isFinalPhase, type InstancePaths } from "./instance.js";
 import { InstanceLog } from "./instance-log.js";
+import { resolveProbes, type InstanceProbes } from "./probes.js";
 import { defaultBaseEnv } from "./launch.js";
-import { findFreePort } from "../util/ports.js";
 import { DEFAULT_RESTART_POLICY } from "./restart-policy.js";
 import type {
   FollowOptions,
@@ -47,24 +46,6 @@ function invalid(message: string): SlipwayError {
   return new SlipwayError("invalid_request", message);
 }
 
-/** Probe configs arrive validated by the config schema; re-check what would otherwise fail after spawn. */
-function validateHealth(spec: InstanceSpec): void {
-  const probes = [
-    ["readiness", spec.health?.readiness],
-    ["liveness", spec.health?.liveness],
-  ] as const;
-  for (const [name, probe] of probes) {
-    if (probe === undefined) continue;
-    try {
-      probeKind(probe);
-      for (const value of [probe.interval, probe.timeout, probe.grace]) parseDuration(value);
-      new HealthTracker(probe);
-    } catch (e) {
-      throw invalid(`health.${name}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-}
-
 function validateRestart(policy: RestartPolicy | undefined): void {
   if (policy === undefined) return;
   const valid =
@@ -72,7 +53,7 @@ function validateRestart(policy: RestartPolicy | undefined): void {
   if (!valid) throw invalid(`restart policy needs non-negative numbers; found ${JSON.stringify(policy)}`);
 }
 
-async function validateSpec(spec: InstanceSpec): Promise<void> {
+async function validateSpec(spec: InstanceSpec): Promise<InstanceProbes> {
   for (const [field, value] of [
     ["id", spec.id],
     ["service", spec.service],
@@ -88,11 +69,12 @@ async function validateSpec(spec: InstanceSpec): Promise<void> {
   if (!Number.isFinite(spec.stopTimeoutMs) || spec.stopTimeoutMs < 0) {
     throw invalid(`stopTimeoutMs must be a non-negative number; found ${spec.stopTimeoutMs}`);
   }
-  validateHealth(spec);
+  const probes = resolveProbes(spec);
   validateRestart(spec.restart);
   const info = await stat(spec.cwd).catch(() => undefined);
   if (info === undefined) throw invalid(`run directory ${spec.cwd} does not exist`);
   if (!info.isDirectory()) throw invalid(`run directory ${spec.cwd} is not a directory`);
+  return probes;
 }
 
 function pathsFor(logDir: string, spec: InstanceSpec): InstancePaths {
@@ -243,7 +225,7 @@ class LocalSupervisor implements Supervisor {
   }
 
   async #register(spec: InstanceSpec): Promise<InstanceController> {
-    await validateSpec(spec);
+    const probes = await validateSpec(spec);
     const port = spec.port ?? (await this.#assignPort());
     this.#reservedPorts.add(port);
     try {
@@ -260,7 +242,15 @@ class LocalSupervisor implements Supervisor {
         onLogError,
       );
       const controller = new InstanceController({
-        ...{ spec, port, paths, log, policy: spec.restart ?? DEFAULT_RESTART_POLICY, baseEnv: this.#baseEnv },
+        ...{
+          spec,
+          probes,
+          port,
+          paths,
+          log,
+          policy: spec.restart ?? DEFAULT_RESTART_POLICY,
+          baseEnv: this.#baseEnv,
+        },
         ...{ now: this.#now, random: this.#random, logger: this.#logger },
         emit: (status) => {
           this.#emit(status);

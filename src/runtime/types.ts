@@ -3,7 +3,22 @@
  * (InstanceStatus), and the Supervisor that turns one into the other with real processes.
  */
 import type { Logger } from "pino";
-import type { ProbeSpec } from "../health/index.js";
+
+/**
+ * A probe as the agent receives and keeps it: the `health.readiness` / `health.liveness` block of a
+ * service with defaults applied and durations as written ("5s"). The agent's API and its snapshot carry
+ * this form; the supervisor resolves it into milliseconds once, when the instance starts (probes.ts).
+ */
+export interface InstanceProbe {
+  http?: string | undefined;
+  tcp?: true | undefined;
+  command?: string | undefined;
+  interval: string;
+  timeout: string;
+  grace: string;
+  healthyAfter: number;
+  unhealthyAfter: number;
+}
 
 export interface RestartPolicy {
   /** First delay after a crash; doubles with each crash inside `windowMs`. */
@@ -36,7 +51,7 @@ export interface InstanceSpec {
   port?: number;
   /** SIGTERM → wait this long → SIGKILL. */
   stopTimeoutMs: number;
-  health?: { readiness?: ProbeSpec; liveness?: ProbeSpec };
+  health?: { readiness?: InstanceProbe; liveness?: InstanceProbe };
   restart?: RestartPolicy;
 }
 
