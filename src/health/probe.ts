@@ -47,7 +47,7 @@ export interface ProbeOptions {
 export type ProbeAttempt = (signal: AbortSignal) => Promise<{ ok: boolean; detail: string }>;
 
 /** The kind of a validated probe config (the schema guarantees exactly one is set). */
-export function probeKind(spec: ProbeSpec): ProbeKind {
+export function probeKind(spec: Pick<ProbeSpec, "http" | "tcp" | "command">): ProbeKind {
   if (spec.http !== undefined) return "http";
   if (spec.tcp === true) return "tcp";
   if (spec.command !== undefined) return "command";

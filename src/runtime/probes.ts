@@ -42,8 +42,8 @@ export function resolveProbes(spec: InstanceSpec): InstanceProbes {
     const probe = spec.health?.[name];
     if (probe === undefined) continue;
     try {
+      probeKind(probe);
       const spec = resolveProbe(probe);
-      probeKind(spec);
       new HealthTracker(spec);
       resolved[name] = spec;
     } catch (e) {
