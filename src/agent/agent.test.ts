@@ -3,19 +3,12 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RouteTable } from "../router/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { waitFor } from "../test-support/wait-for.js";
+import { findFreePort, SlipwayError } from "../util/index.js";
 import { createAgentClient, type AgentClient } from "./client.js";
-import {
-  ensureBuilt,
-  isProcessAlive,
-  rawRequest,
-  TestWorld,
-  waitUntil,
-  type RunningAgent,
-} from "./test-fixtures.js";
+import { ensureBuilt, isProcessAlive, rawRequest, TestWorld, type RunningAgent } from "./test-fixtures.js";
 import type { InstanceEvent } from "./events.js";
 import type { AgentSnapshot } from "./types.js";
-import { findFreePort } from "../util/ports.js";
 
 let world: TestWorld;
 const clients: AgentClient[] = [];
@@ -74,10 +67,13 @@ async function startTwoInstances(client: AgentClient, routerPort: number) {
 }
 
 async function waitForReady(client: AgentClient) {
-  const state = await waitUntil(async () => {
-    const s = await client.state();
-    return s.instances.length === 2 && s.instances.every((i) => i.ready) ? s : undefined;
-  }, "two ready instances");
+  const state = await waitFor(
+    async () => {
+      const s = await client.state();
+      return s.instances.length === 2 && s.instances.every((i) => i.ready) ? s : undefined;
+    },
+    { what: "two ready instances", timeoutMs: 30_000 },
+  );
   for (const i of state.instances) world.instancePids.add(i.pid!);
   return state;
 }

@@ -9,7 +9,6 @@ import { createHmac, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +18,7 @@ import type { RunLogLine } from "../pipeline/engine-types.js";
 import type { PipelineSpec } from "../pipeline/spec.js";
 import type { RunState } from "../pipeline/types.js";
 import { startServer, type RunningServer } from "../server/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import type { JsonValue, PipelineRun } from "../store/index.js";
 
 const execAsync = promisify(execFile);
@@ -121,25 +121,15 @@ describe("pipelines API on a real control plane", () => {
     };
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(25);
-    }
-  }
-
   const finished = (run: PipelineRun) =>
     server.pipelines.waitForRun(run.id, AbortSignal.timeout(30_000)) as Promise<Run>;
   const runCount = async () => (await server.store.pipelines.listRuns({ limit: 1000 })).length;
   /** Waits until nothing is queued, running or waiting, so timings are not spent in a queue. */
   const idle = () =>
-    until("idle engine", async () =>
-      (await server.store.pipelines.listRuns({ statuses: ["queued", "running", "waiting"] })).length === 0
-        ? true
-        : undefined,
+    waitFor(
+      async () =>
+        (await server.store.pipelines.listRuns({ statuses: ["queued", "running", "waiting"] })).length === 0,
+      { what: "an idle engine", timeoutMs: 30_000 },
     );
 
   beforeAll(async () => {
@@ -332,10 +322,13 @@ describe("pipelines API on a real control plane", () => {
 
   it("approves, cancels, reruns and resumes runs through the API", async () => {
     const gated = await api<Run>("POST", "/api/v1/pipelines/gated/runs", {});
-    await until("waiting", async () => {
-      const r = await api<Run>("GET", `/api/v1/pipeline-runs/${gated.body.id}`);
-      return r.body.status === "waiting" ? r.body : undefined;
-    });
+    await waitFor(
+      async () => {
+        const r = await api<Run>("GET", `/api/v1/pipeline-runs/${gated.body.id}`);
+        return r.body.status === "waiting";
+      },
+      { what: "the gated run to wait", timeoutMs: 30_000 },
+    );
     const self = await api<{ detail: string }>("POST", `/api/v1/pipeline-runs/${gated.body.id}/approve`, {});
     expect(self.status).toBe(403);
     expect(self.body.detail).toContain("admin started this run");
@@ -358,10 +351,13 @@ describe("pipelines API on a real control plane", () => {
     expect([approvedTwice.status, approvedTwice.body]).toMatchObject([409, { code: "no_approval_waiting" }]);
 
     const slow = await api<Run>("POST", "/api/v1/pipelines/slow/runs", {});
-    await until("running", async () => {
-      const r = await api<Run>("GET", `/api/v1/pipeline-runs/${slow.body.id}`);
-      return r.body.state.jobs[0]?.steps[0]?.status === "running" ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const r = await api<Run>("GET", `/api/v1/pipeline-runs/${slow.body.id}`);
+        return r.body.state.jobs[0]?.steps[0]?.status === "running";
+      },
+      { what: "the slow run's first step to run", timeoutMs: 30_000 },
+    );
     const cancelled = await api<Run>("POST", `/api/v1/pipeline-runs/${slow.body.id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("cancelled");
@@ -592,15 +588,20 @@ describe("pipelines API on a real control plane", () => {
       const { stderr } = await act();
       const gitDone = Date.now();
       const commit = sha();
-      const run = await until(`a run of ${commit}`, async () =>
-        (await server.store.pipelines.listRuns({ pipeline: "release", limit: 5 })).find(
-          (r) => r.id > newest && r.trigger.sha === commit,
-        ),
+      const run = await waitFor(
+        async () =>
+          (await server.store.pipelines.listRuns({ pipeline: "release", limit: 5 })).find(
+            (r) => r.id > newest && r.trigger.sha === commit,
+          ),
+        { what: `a run of ${commit}`, timeoutMs: 30_000 },
       );
-      const startedAt = await until("the first step to start", async () => {
-        const current = await server.store.pipelines.getRun(run.id);
-        return (current.state as unknown as RunState).jobs[0]?.steps[0]?.startedAt;
-      });
+      const startedAt = await waitFor(
+        async () => {
+          const current = await server.store.pipelines.getRun(run.id);
+          return (current.state as unknown as RunState).jobs[0]?.steps[0]?.startedAt;
+        },
+        { what: "the first step to start", timeoutMs: 30_000 },
+      );
       console.log(
         `[hook latency] ${what}: git command took ${gitDone - t0} ms (hook included); ` +
           `first step started ${Date.parse(startedAt) - t0} ms after the command began`,

@@ -6,7 +6,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { groupMembers } from "./process-group.js";
 import { createSupervisor } from "./supervisor.js";
 import type { InstanceSpec, InstanceStatus, Supervisor, SupervisorOptions } from "./types.js";
@@ -107,15 +106,6 @@ export function isAlive(pid: number): boolean {
     return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
-  }
-}
-
-/** Polls `condition` (no timing assertion: the test's own timeout is the limit). */
-export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    if (await condition()) return;
-    if (i > 1_000) throw new Error(`gave up waiting until ${what}`);
-    await sleep(20);
   }
 }
 
