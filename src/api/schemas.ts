@@ -160,7 +160,8 @@ export const Problem = z
     title: z.string(),
     status: z.int(),
     detail: z.string(),
-    code: z.string(),
+    // Not an enum: repeated in every route's answers it would add ~2,000 lines to the OpenAPI document.
+    code: z.string().describe("What happened, from the one catalogue of codes: see docs/api.md"),
     instance: z.string().optional(),
     hint: z.string().optional(),
     errors: json.optional(),
