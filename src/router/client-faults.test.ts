@@ -2,8 +2,16 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { RawClient } from "./raw-client.js";
-import { type Backend, type TestRouter, settled, startBackend, startRouter, target } from "./test-fixtures.js";
+import {
+  type Backend,
+  type TestRouter,
+  settled,
+  startBackend,
+  startRouter,
+  target,
+} from "./test-fixtures.js";
 import type { RouteTable, RouterOptions, StatsWindow } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 /**
  * A client's faults are never the release's: malformed requests are refused by the router with a 4xx
@@ -201,7 +209,10 @@ describe("requests the router refuses as malformed", () => {
     const client = await rawClient(r.port);
     // The body's last byte and the garbage arrive together, after the request has gone to the target.
     client.write("POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 2\r\n\r\nx");
-    while (slow.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => slow.seen.length > 0, {
+      what: "the request to reach the slow target",
+      intervalMs: 5,
+    });
     client.write("yGARBAGE\r\n\r\n");
     expect(await client.response()).toMatchObject({ status: 400 });
     expect(await client.waitClosed()).toBe(true);
@@ -228,7 +239,10 @@ describe("requests the router refuses as malformed", () => {
     const client = await rawClient(r.port);
     // Node answers pipelined requests in order: the second one's answer waits behind the first.
     client.write("GET /1 HTTP/1.1\r\nHost: app\r\n\r\nGET /2 HTTP/1.1\r\nHost: app\r\n\r\n");
-    while (slow.seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => slow.seen.length >= 2, {
+      what: "both requests to reach the slow target",
+      intervalMs: 5,
+    });
     client.write("GARBAGE\r\n\r\n");
     expect(await client.response()).toMatchObject({ status: 400 });
     expect(await client.waitClosed()).toBe(true);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type AnalysisConfig, type SampleWindow, judge } from "../judge/index.js";
 import { type Backend, send, settled, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable, StatsWindow } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 /**
  * The rule of docs/router.md, "Clients that leave", from both sides: a client that walks away makes
@@ -47,7 +48,11 @@ async function abandon(url: string, target: Backend, count: number, afterMs: num
       () => undefined,
     ),
   );
-  while (target.seen.length < reached) await new Promise((resolve) => setTimeout(resolve, 2));
+  await waitFor(() => target.seen.length >= reached, {
+    what: `${count} requests to reach the target`,
+    intervalMs: 2,
+  });
+  // Not a wait for a condition: how long the clients stay before leaving is the scenario under test.
   await new Promise((resolve) => setTimeout(resolve, afterMs));
   for (const c of controllers) c.abort();
   await Promise.all(pending);

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -124,11 +125,14 @@ describe("clients that go away", () => {
     const r = await router(oneRelease(hanging.port), 10_000);
     const controller = new AbortController();
     const pending = request(r.url, { signal: controller.signal }).catch(() => "aborted");
-    while (hanging.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => hanging.seen.length > 0, {
+      what: "the request to reach the hanging target",
+      intervalMs: 5,
+    });
     expect(r.router.stats("web", "v1").inFlight).toBe(1);
     controller.abort();
     expect(await pending).toBe("aborted");
-    while (!targetSawClose) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => targetSawClose, { what: "the target to see its connection close", intervalMs: 5 });
     const stats = r.router.stats("web", "v1");
     expect(stats.inFlight).toBe(0);
     // Left early: an abort, apart from the requests the release is judged on.
@@ -146,7 +150,7 @@ describe("drain of a target removed from the table", () => {
     const fresh = await backend("fresh");
     const r = await router(oneRelease(old.port), 10_000);
     const inFlight = send(r.url);
-    while (old.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => old.seen.length > 0, { what: "the request to reach the old target", intervalMs: 5 });
     r.router.setRoutes(oneRelease(fresh.port));
     expect((await send(r.url)).json().backend).toBe("fresh");
     release();

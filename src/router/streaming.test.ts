@@ -6,6 +6,7 @@ import { WebSocket, WebSocketServer } from "ws";
 
 import { type Backend, send, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -177,7 +178,7 @@ describe("websockets", () => {
     await reply;
     await r.close(100);
     expect(await closed).toBe(1001);
-    while (closes.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => closes.length > 0, { what: "the target's websocket to close", intervalMs: 10 });
     expect(closes[0]).toBe(1001);
   });
 

@@ -7,9 +7,10 @@ import { type AddressInfo, connect } from "node:net";
 
 import { Agent, Client, request } from "undici";
 
-import { createSeededRandom } from "../util/random.js";
+import { createSeededRandom } from "../util/index.js";
 import { createRouter } from "./router.js";
 import type { RouteTable, Router, RouterOptions } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 /**
  * Real servers on loopback for the router's tests (port 0, always closed by the caller). Not part
@@ -178,8 +179,9 @@ export async function rawRequest(port: number, text: string): Promise<string> {
 
 /** Waits (at most 5 s) until the releases have no request in flight: each is recorded when it ends. */
 export async function settled(r: TestRouter, ...releases: string[]): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (releases.some((name) => r.router.stats("web", name).inFlight > 0) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor(() => releases.every((name) => r.router.stats("web", name).inFlight === 0), {
+    what: `no request in flight on ${releases.join(", ")}`,
+    timeoutMs: 5_000,
+    intervalMs: 10,
+  });
 }
