@@ -3,12 +3,12 @@ import { createServer, type Server } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeSpec } from "./probe-spec.js";
 import { startHealthMonitor } from "./monitor.js";
 import { createProbe, type ProbeResult, type ProbeTarget } from "./probe.js";
 import type { HealthState } from "./tracker.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 function probeConfig(kind: Partial<ProbeSpec>, extra: Partial<ProbeSpec> = {}): ProbeSpec {
   return {
@@ -134,8 +134,7 @@ describe("command probe", () => {
     const result = await createProbe(probeConfig({ command }, { timeoutMs: 300 }), target).check(never);
     expect(result).toMatchObject({ ok: false, detail: "timed out after 300ms" });
     const background = Number(readFileSync(join(dir, "bg.pid"), "utf8"));
-    for (let i = 0; i < 100 && isAlive(background); i++) await sleep(20);
-    expect(isAlive(background)).toBe(false);
+    await waitFor(() => !isAlive(background), { what: `background job ${background} to be gone` });
   });
 
   it("kills background jobs a passing command leaves behind", async () => {
@@ -145,8 +144,7 @@ describe("command probe", () => {
     ).check(never);
     expect(result.ok).toBe(true);
     const background = Number(readFileSync(join(dir, "bg2.pid"), "utf8"));
-    for (let i = 0; i < 100 && isAlive(background); i++) await sleep(20);
-    expect(isAlive(background)).toBe(false);
+    await waitFor(() => !isAlive(background), { what: `background job ${background} to be gone` });
   });
 });
 
@@ -192,7 +190,7 @@ describe("health monitor", () => {
       onChange: () => undefined,
       onResult: (result, counted) => results.push({ result, counted }),
     });
-    while (results.length < 3) await sleep(20);
+    await waitFor(() => results.length >= 3, { what: "three probe results" });
     monitor.stop();
     await monitor.done;
     expect(monitor.state).toBe("unknown");
@@ -205,7 +203,7 @@ describe("health monitor", () => {
       config: passing,
       onChange: ({ to }) => (changed = to),
     });
-    while (changed === undefined) await sleep(20);
+    await waitFor(() => changed !== undefined, { what: "a health state change" });
     second.stop();
     await second.done;
     expect(changed).toBe("healthy");

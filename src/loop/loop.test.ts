@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../test-support/wait-for.js";
 import { createLoop, nextDelay, type Loop } from "./index.js";
 
 describe("nextDelay", () => {
@@ -67,7 +68,7 @@ describe("createLoop", () => {
       },
     });
     loop.start();
-    while (ticks === 0) await sleep(1);
+    await waitFor(() => ticks > 0, { what: "the first tick", intervalMs: 1 });
     for (let i = 0; i < 5; i++) loop.poke();
     const first = held;
     held = gate();
@@ -95,6 +96,7 @@ describe("createLoop", () => {
     });
     loop.start();
     await loop.settle();
+    // The point of the test: nothing more happens in the next 50 ms.
     await sleep(50);
     // With an interval of 0 it would have ticked again and again; the backoff holds it at one per poke.
     const settled = ticks;
@@ -142,13 +144,14 @@ describe("createLoop", () => {
       },
     });
     loop.start();
-    while (ticks === 0) await sleep(1);
+    await waitFor(() => ticks > 0, { what: "the first tick", intervalMs: 1 });
     const waiting = loop.settle();
     await loop.stop();
     expect(sawAbort).toBe(true);
     expect(ended).toBe(true);
     await waiting; // released by stop, not left hanging
     loop.poke();
+    // The point of the test: a poke after stop starts nothing, in the next 20 ms or ever.
     await sleep(20);
     expect(ticks).toBe(1);
     await expect(loop.settle()).resolves.toBeUndefined();
@@ -169,7 +172,8 @@ describe("createLoop", () => {
       },
     });
     loop.start();
-    while (ticks < 3) await sleep(1);
+    await waitFor(() => ticks >= 3, { what: "three ticks", intervalMs: 1 });
+    // The point of the test: no fourth tick comes in the next 20 ms (the interval is now a minute).
     await sleep(20);
     expect(ticks).toBe(3);
     expect(intervals).toEqual([1, 2, 3]);

@@ -17,10 +17,10 @@ import {
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { digestDirectory, storeArtifact, type StoreArtifactOptions } from "./artifact.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 let root: string;
 let dataDir: string;
@@ -269,7 +269,10 @@ describe("storeArtifact", () => {
     const stop = new AbortController();
     const copying = store(dir, { signal: stop.signal });
     const service = join(releasesDir, "web");
-    while (!existsSync(service) || !readdirSync(service).some((n) => n.startsWith(".tmp-"))) await sleep(1);
+    await waitFor(() => existsSync(service) && readdirSync(service).some((n) => n.startsWith(".tmp-")), {
+      what: "the copy to start (a .tmp- directory)",
+      intervalMs: 1,
+    });
     const abortedAt = Date.now();
     stop.abort();
     const err = await refusal(copying);
