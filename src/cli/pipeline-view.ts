@@ -3,8 +3,8 @@
  * with, and pure functions from those to text. Nothing here talks to the server, so `pipeline show`,
  * `pipeline run --wait` and `pipeline run --local` print a run the same way.
  */
-import type { RunLogLine } from "../pipeline/engine-types.js";
-import type { JobState, RunState, StepState, WorkStatus } from "../pipeline/types.js";
+import type { RunLogLine } from "../pipeline/index.js";
+import type { JobState, RunState, StepState, WorkStatus } from "../pipeline/index.js";
 import { FINAL_RUN_STATUSES, type PipelineRun, type PipelineRunStatus } from "../store/index.js";
 import { shortTime, table, type Output } from "./output.js";
 import { formatBytes, formatDuration, shortHash } from "./rollout-view.js";

@@ -7,14 +7,17 @@
  * of the run is refused (the revision it would carry may be stale). `save` itself resolves either way:
  * the callers (steps, the job runner) learn of it from the signal, as they do of a cancel, and a
  * fire-and-forget save can never become an unhandled rejection. What the engine records then is
- * described in engine.ts (`#recordStopped`).
+ * described in engine.ts; `recordStoppedRun` below writes it.
  */
 import type { Logger } from "pino";
 import type { EventInput, PipelineRun, PipelineRunStatus, Store } from "../store/index.js";
 import { SlipwayError } from "../util/index.js";
 import { RunStateCodec, storedForm } from "./codecs.js";
 import { maskError, maskEvents, maskRunState } from "./mask/index.js";
+import { runEvent } from "./run-state.js";
 import type { RunState } from "./types.js";
+
+export const FINAL_RUNS: readonly PipelineRunStatus[] = ["succeeded", "failed", "cancelled", "interrupted"];
 
 export interface ActiveRun {
   run: PipelineRun;
@@ -94,4 +97,26 @@ export function saveRun(
  */
 export function saveFailed(active: ActiveRun): boolean {
   return active.saveFailure !== undefined;
+}
+
+/**
+ * Writes a run stopped by a failed save as `interrupted`, with the reason in its `error`, over whatever
+ * revision the store has now (the failed write may have been applied before its answer was lost; the
+ * engine is this run's only writer, and its state in memory is the newest). A run someone else ended
+ * meanwhile is left alone. Throws while the store does not answer (the engine retries on its ticks).
+ */
+export async function recordStoppedRun(store: Store, active: ActiveRun): Promise<void> {
+  const stored = await store.pipelines.getRun(active.run.id);
+  if (FINAL_RUNS.includes(stored.status)) return;
+  const reason = active.saveFailure?.message ?? "stopped";
+  active.state.error = reason;
+  maskRunState(active.state, active.mask);
+  const events = [runEvent(stored, "pipeline.run.interrupted", { error: reason })];
+  await store.pipelines.updateRun({
+    id: stored.id,
+    expectedRevision: stored.revision,
+    status: "interrupted",
+    state: storedForm(RunStateCodec, active.state),
+    events: maskEvents(events, active.mask),
+  });
 }

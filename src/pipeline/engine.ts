@@ -15,16 +15,16 @@
  *
  * A save that fails mid-run stops the run (active-run.ts): its jobs are stopped and nothing further
  * starts. The run is then recorded `interrupted`, with the reason in its `error`, as soon as the store
- * answers again (`#recordStopped`, retried on every scheduler tick). Interrupted, not failed: it is
+ * answers again (`recordStoppedRun`, retried on every scheduler tick). Interrupted, not failed: it is
  * what the restart path (durability.test.ts) makes of a run the control plane stopped under, and it
- * keeps the run resumable: `resume` runs its interrupted and never-started jobs again (they stay
+ * keeps the run resumable: `resume` runs its interrupted and never-started jobs again (those stay
  * pending: job-plan.ts). If the process stops before the store answers, the restart path records the
  * same thing from the last saved state.
  */
-import { createLoop, type Loop } from "../loop/index.js";
-import type { EventInput, PipelineRun, PipelineRunStatus } from "../store/index.js";
+import { createLoop, type Loop, type LoopStats } from "../loop/index.js";
+import type { PipelineRun } from "../store/index.js";
 import { SlipwayError } from "../util/index.js";
-import { activeRun, saveRun, type ActiveRun } from "./active-run.js";
+import { activeRun, FINAL_RUNS, recordStoppedRun, saveRun, type ActiveRun } from "./active-run.js";
 import { appliedPipeline } from "./applied-config.js";
 import { PipelineSpecCodec, RunStateCodec, storedForm } from "./codecs.js";
 import { recoverRuns } from "./engine-recovery.js";
@@ -38,7 +38,7 @@ import type {
 import { expressionContext } from "./job-plan.js";
 import { JobSlots } from "./job-slots.js";
 import { interpolateText } from "./expressions.js";
-import { maskError, maskEvents, maskRunState } from "./mask/index.js";
+import { maskError } from "./mask/index.js";
 import { RunLogs } from "./run-logs.js";
 import { executeRun, type ExecutorDeps } from "./run-executor.js";
 import { CancelledBy, initialState, personOf, resetJob, runEvent } from "./run-state.js";
@@ -48,8 +48,6 @@ export type { EngineOptions } from "./engine-types.js";
 
 const DEFAULT_PARALLELISM = 2;
 const SCHEDULER_TICK_MS = 1_000;
-
-const FINAL_RUNS: readonly PipelineRunStatus[] = ["succeeded", "failed", "cancelled", "interrupted"];
 
 export function createPipelineEngine(options: EngineOptions): PipelineEngine {
   return new Engine(options);
@@ -105,7 +103,7 @@ class Engine implements PipelineEngine {
     await Promise.all(active.map((a) => a.done));
   }
 
-  loops(): { stats(): import("../loop/index.js").LoopStats }[] {
+  loops(): { stats(): LoopStats }[] {
     return [this.#scheduler];
   }
 
@@ -317,7 +315,7 @@ class Engine implements PipelineEngine {
   async #tick(): Promise<void> {
     for (const active of this.#active.values()) for (const check of active.approvalChecks.values()) check();
     for (const active of [...this.#unrecorded.values()]) {
-      await this.#recordStopped(active);
+      await recordStoppedRun(this.#o.store, active);
       this.#unrecorded.delete(active.run.id);
       this.#wake(active.run.id);
     }
@@ -369,7 +367,7 @@ class Engine implements PipelineEngine {
 
   async #recordOrRetry(active: ActiveRun): Promise<void> {
     try {
-      await this.#recordStopped(active);
+      await recordStoppedRun(this.#o.store, active);
     } catch (err) {
       this.#o.logger.warn(
         { err: maskError(err, active.mask), run: active.run.id },
@@ -377,27 +375,6 @@ class Engine implements PipelineEngine {
       );
       this.#unrecorded.set(active.run.id, active);
     }
-  }
-
-  /**
-   * Writes the run as `interrupted` with the reason, over whatever revision the store has now (the
-   * failed write may have been applied before its answer was lost; the engine is this run's only
-   * writer, and its state in memory is the newest). A run someone else ended meanwhile is left alone.
-   */
-  async #recordStopped(active: ActiveRun): Promise<void> {
-    const stored = await this.#o.store.pipelines.getRun(active.run.id);
-    if (FINAL_RUNS.includes(stored.status)) return;
-    const reason = active.saveFailure?.message ?? "stopped";
-    active.state.error = reason;
-    maskRunState(active.state, active.mask);
-    const events: EventInput[] = [runEvent(stored, "pipeline.run.interrupted", { error: reason })];
-    await this.#o.store.pipelines.updateRun({
-      id: stored.id,
-      expectedRevision: stored.revision,
-      status: "interrupted",
-      state: storedForm(RunStateCodec, active.state),
-      events: maskEvents(events, active.mask),
-    });
   }
 }
 

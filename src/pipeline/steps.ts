@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { parseDuration } from "../config/index.js";
 import type { JsonValue } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { artifactPath, restoreCache, saveArtifact } from "./artifacts.js";
 import { runStepProcess } from "./exec/step-process.js";
 import { interpolateText } from "./expressions.js";
@@ -16,6 +16,7 @@ import {
   parseCoverage,
   parseJUnit,
   summarizeJUnit,
+  type CoverageSummary,
 } from "./gates/index.js";
 import type { StepRuntime } from "./job-runner.js";
 import type {
@@ -169,7 +170,7 @@ async function runGate(rt: StepRuntime, s: GateStepSpec): Promise<StepOutcome> {
     }
     const summary = parseCoverage(text, c.format ?? detectCoverageFormat(c.file, text), { file: c.file });
     const verdict = checkCoverage(summary, c.min);
-    details.coverage = summary as unknown as JsonValue;
+    details.coverage = coverageJson(summary);
     rt.log.system(verdict.message);
     (verdict.passed ? notes : failures).push(verdict.message);
   }
@@ -186,7 +187,12 @@ async function runGate(rt: StepRuntime, s: GateStepSpec): Promise<StepOutcome> {
       failed += result.failures + result.errors;
       rt.log.system(`${file}: ${summarizeJUnit(result)}`);
     }
-    details.tests = { files: files.length, tests, failed, reports: all as unknown as JsonValue };
+    details.tests = {
+      files: files.length,
+      tests,
+      failed,
+      reports: all.map((r) => ({ ...r, failed: r.failed.map((f) => ({ ...f })) })),
+    };
     const line = `${tests} tests, ${failed} failed`;
     (failed === 0 ? notes : failures).push(line);
   }
@@ -307,7 +313,7 @@ async function runApproval(rt: StepRuntime, s: ApprovalStepSpec): Promise<StepOu
   return {
     status: "succeeded",
     summary: `approved by ${by.join(", ")}`,
-    details: { approvals: rt.job.approvals ?? [] } as unknown as JsonValue,
+    details: { approvals: (rt.job.approvals ?? []).map((a) => ({ ...a })) },
   };
 }
 
@@ -317,7 +323,7 @@ async function runArtifact(rt: StepRuntime, s: ArtifactStepSpec): Promise<StepOu
   return {
     status: "succeeded",
     summary: `saved ${ref.name}: ${ref.files} files, ${ref.bytes} bytes (${ref.hash.slice(0, 19)}…)`,
-    details: ref as unknown as JsonValue,
+    details: { ...ref },
   };
 }
 
@@ -330,4 +336,12 @@ async function runCache(rt: StepRuntime, s: CacheStepSpec): Promise<StepOutcome>
     summary: hit ? `cache hit: ${key}` : `cache miss: ${key} (saved when the job succeeds)`,
     details: { key, hit },
   };
+}
+
+/** A coverage summary as step details (its absent metrics left out, not written as undefined). */
+function coverageJson(summary: CoverageSummary): JsonValue {
+  const out: Record<string, JsonValue> = { lines: { ...summary.lines } };
+  if (summary.branches !== undefined) out.branches = { ...summary.branches };
+  if (summary.functions !== undefined) out.functions = { ...summary.functions };
+  return out;
 }

@@ -3,7 +3,7 @@
  * start its rollout, follow it until it is promoted or rolled back, abort it when the step is cancelled.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Deployer } from "../pipeline/steps.js";
+import type { Deployer } from "../pipeline/index.js";
 import type { Store } from "../store/index.js";
 import type { DeliveryService } from "./service.js";
 import type { RolloutState } from "./types.js";

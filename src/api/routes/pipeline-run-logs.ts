@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { PipelineEngine, RunLogLine, RunLogQuery } from "../../pipeline/engine-types.js";
+import type { PipelineEngine, RunLogLine, RunLogQuery } from "../../pipeline/index.js";
 import { openEventStream } from "../event-stream.js";
 
 /**

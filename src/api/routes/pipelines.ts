@@ -3,7 +3,7 @@
  * their commands and logs, and the watched repositories have their own files; this one registers them
  * all, so the server wires pipelines with one call.
  */
-import type { PipelineSpec } from "../../pipeline/spec.js";
+import type { PipelineSpec } from "../../pipeline/index.js";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import * as P from "../pipeline-schemas.js";
