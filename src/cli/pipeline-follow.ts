@@ -6,9 +6,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { request } from "undici";
-import type { RunLogLine } from "../pipeline/engine-types.js";
-import { SlipwayError, isErrorCode } from "../util/errors.js";
-import { parseEventStream } from "../util/sse.js";
+import type { RunLogLine } from "../pipeline/index.js";
+import { isErrorCode, parseEventStream, SlipwayError } from "../util/index.js";
 import type { ApiClient } from "./client.js";
 import { connect, globals, type CliContext } from "./context.js";
 import type { Output } from "./output.js";

@@ -29,14 +29,14 @@ import {
   type PipelineConfig,
 } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
-import { createPipelineEngine } from "../pipeline/engine.js";
-import { personOf } from "../pipeline/run-state.js";
-import type { PipelineEngine } from "../pipeline/engine-types.js";
-import { refFields, validateInputs } from "../pipeline/triggers.js";
-import type { JobState } from "../pipeline/types.js";
-import { describeWorkingTree } from "../pipeline/workspace.js";
+import { createPipelineEngine } from "../pipeline/index.js";
+import { personOf } from "../pipeline/index.js";
+import type { PipelineEngine } from "../pipeline/index.js";
+import { refFields, validateInputs } from "../pipeline/index.js";
+import type { JobState } from "../pipeline/index.js";
+import { describeWorkingTree } from "../pipeline/index.js";
 import { FINAL_RUN_STATUSES, openStore, type PipelineTrigger, type Store } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { CliContext } from "./context.js";
 import { EXIT_INTERRUPTED } from "./pipeline-follow.js";
 import { logLineText, outcomeLine, renderRun, runName, StepNames, type RunView } from "./pipeline-view.js";

@@ -1,15 +1,10 @@
 import type { z } from "zod";
-import { HOOK_HEADER, LEGACY_HOOK_HEADER } from "../../pipeline/hook-script.js";
-import { hookTokenMatches } from "../../pipeline/repositories.js";
-import type { PushOutcome, TriggerPush, Triggers } from "../../pipeline/triggers.js";
-import {
-  deliveryIdentity,
-  parsePush,
-  verifyWebhook,
-  type WebhookHeaders,
-} from "../../pipeline/webhooks/index.js";
+import { HOOK_HEADER, LEGACY_HOOK_HEADER } from "../../pipeline/index.js";
+import { hookTokenMatches } from "../../pipeline/index.js";
+import type { PushOutcome, TriggerPush, Triggers } from "../../pipeline/index.js";
+import { deliveryIdentity, parsePush, verifyWebhook, type WebhookHeaders } from "../../pipeline/index.js";
 import type { Store, WatchedRepository } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import * as P from "../pipeline-schemas.js";
 import * as S from "../schemas.js";
 import type { ZodApp, ZodTypeProvider } from "../zod-schema.js";

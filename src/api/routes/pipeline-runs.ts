@@ -4,10 +4,10 @@
  * here, so shutdown never waits on a follower.
  */
 import type { ServerResponse } from "node:http";
-import type { RunLogQuery } from "../../pipeline/engine-types.js";
-import type { RunState } from "../../pipeline/types.js";
+import type { RunLogQuery } from "../../pipeline/index.js";
+import type { RunState } from "../../pipeline/index.js";
 import type { PipelineRun, Store } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { requireRole } from "../auth.js";
 import * as P from "../pipeline-schemas.js";
 import * as S from "../schemas.js";

@@ -3,9 +3,9 @@
  * `buildApi` (tests, the OpenAPI generator) has no pipeline engine, and its routes then answer 502
  * `server_unreachable` instead of failing on an undefined.
  */
-import type { PipelineEngine } from "../../pipeline/engine-types.js";
-import type { Triggers } from "../../pipeline/triggers.js";
-import { SlipwayError } from "../../util/errors.js";
+import type { PipelineEngine } from "../../pipeline/index.js";
+import type { Triggers } from "../../pipeline/index.js";
+import { SlipwayError } from "../../util/index.js";
 
 export interface PipelinesApi {
   engine: PipelineEngine;

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
-import type { RunLogLine } from "../../pipeline/engine-types.js";
+import type { RunLogLine } from "../../pipeline/index.js";
 import { PIPELINE_RUN_STATUSES } from "../../store/index.js";
-import { ERROR_CATALOGUE, SlipwayError } from "../../util/errors.js";
+import { ERROR_CATALOGUE, SlipwayError } from "../../util/index.js";
 import type { ApiClient } from "../client.js";
 import type { CliContext } from "../context.js";
 import {
