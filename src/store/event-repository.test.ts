@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { createTestClock } from "../test-support/clock.js";
 import { storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { waitFor } from "../test-support/wait-for.js";
+import { SlipwayError } from "../util/index.js";
 import type { Store, StoredEvent } from "./index.js";
 
 async function appendMany(store: Store, types: string[]): Promise<StoredEvent[]> {
@@ -201,7 +202,8 @@ describe.each(storeBackends())("event repository on $name", (backend) => {
       type: "test.one",
     });
     await store.events.append({ type: "test.two", actor: "t" });
-    await new Promise((r) => setTimeout(r, 10));
+    // The async listener's rejections are reported a microtask or two after publishing.
+    await waitFor(() => reported.length >= 4, { what: "four listener errors reported" });
 
     expect(received).toEqual(["test.one", "test.two"]);
     expect(reported.sort()).toEqual([

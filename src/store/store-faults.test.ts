@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { SmallDisk, smallDiskSkipReason } from "../test-support/small-disk.js";
 import { postgresBaseUrl, storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { waitFor } from "../test-support/wait-for.js";
+import { SlipwayError } from "../util/index.js";
 import { openStore, type Store, type StoreOptions } from "./index.js";
 import { openPostgres } from "./postgres.js";
 import { sql } from "kysely";
@@ -152,14 +153,16 @@ describe.skipIf(pgUrl === null)("PostgreSQL that cannot be written", () => {
     try {
       await holder.query("select pg_advisory_lock(126909462640481)");
       const writing = store.events.append({ type: "probe.killed", actor: "test" }).catch((e: unknown) => e);
-      let waiting: { pid: number }[] = [];
-      for (let i = 0; i < 200 && waiting.length === 0; i += 1) {
-        await sleep(25);
-        waiting = await admin<{ pid: number }>(
-          store,
-          "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-        );
-      }
+      const waiting = await waitFor(
+        async () => {
+          const rows = await admin<{ pid: number }>(
+            store,
+            "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+          );
+          return rows.length > 0 && rows;
+        },
+        { what: "the write to wait on the lock", intervalMs: 25 },
+      );
       expect(waiting).toHaveLength(1);
       await admin(store, `select pg_terminate_backend(${waiting[0]!.pid})`);
       expectUnavailable(await writing, "57P01");
@@ -182,15 +185,15 @@ describe.skipIf(pgUrl === null)("PostgreSQL that cannot be written", () => {
       await holder.query("begin");
       await holder.query("lock table events in access exclusive mode");
       const reading = store.events.list({ types: ["probe."] });
-      let waiting: { pid: number }[] = [];
-      for (let i = 0; i < 200 && waiting.length === 0; i += 1) {
-        await sleep(25);
-        waiting = (
-          await holder.query<{ pid: number }>(
+      const waiting = await waitFor(
+        async () => {
+          const { rows } = await holder.query<{ pid: number }>(
             "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-          )
-        ).rows;
-      }
+          );
+          return rows.length > 0 && rows;
+        },
+        { what: "the read to wait on the lock", intervalMs: 25 },
+      );
       expect(waiting).toHaveLength(1);
       await holder.query(`select pg_terminate_backend(${waiting[0]!.pid})`);
       await holder.query("commit");
@@ -214,7 +217,8 @@ describe.skipIf(pgUrl === null)("PostgreSQL that cannot be written", () => {
         .execute(async (trx) => {
           const [row] = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows;
           await admin(store, `select pg_terminate_backend(${row!.pid})`);
-          // The client is idle, checked out, when its server goes away: pg emits 'error' on it.
+          // The client is idle, checked out, when its server goes away: pg emits 'error' on it. The sleep is
+          // the scenario (an idle client while the server leaves), not a wait for a condition we could poll.
           await sleep(300);
           await sql`select 1`.execute(trx);
         })
