@@ -1,12 +1,18 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { droppedLogLines } from "../log/index.js";
+import type { LoopStats } from "../loop/index.js";
+
+/** Anything with a loop's counters: the rollout controller, the pipeline scheduler, the poller. */
+export interface MeteredLoop {
+  stats(): LoopStats;
+}
 
 /**
  * Prometheus exposition for the control plane. One registry per server instance (no global default
  * registry) so two servers in one process — as in tests — never share counters.
  */
-export function registerMetrics(app: FastifyInstance): Registry {
+export function registerMetrics(app: FastifyInstance, loops: readonly MeteredLoop[] = []): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "slipway_" });
   const requests = new Counter({
@@ -37,6 +43,8 @@ export function registerMetrics(app: FastifyInstance): Registry {
     },
   });
 
+  registerLoopMetrics(registry, loops);
+
   app.addHook("onResponse", async (request, reply) => {
     // The route pattern, not the URL, keeps label cardinality bounded (ids stay out of labels).
     const route = request.routeOptions.url ?? "unmatched";
@@ -48,4 +56,41 @@ export function registerMetrics(app: FastifyInstance): Registry {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
   return registry;
+}
+
+/**
+ * Ticks, failed ticks and time in ticks of the control plane's loops (src/loop), labelled by the loop's
+ * name. Read from `stats()` when scraped: the loops keep the totals, the counters only show them.
+ */
+function registerLoopMetrics(registry: Registry, loops: readonly MeteredLoop[]): void {
+  const loopCounter = (name: string, help: string, read: (stats: LoopStats) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["loop"] as const,
+      registers: [registry],
+      collect() {
+        // Totals, not increments: set each label to the loop's own count.
+        this.reset();
+        for (const loop of loops) {
+          const stats = loop.stats();
+          this.inc({ loop: stats.name }, read(stats));
+        }
+      },
+    });
+  loopCounter(
+    "slipway_loop_ticks_total",
+    "Ticks of each control-plane loop, failed ones included.",
+    (s) => s.ticks,
+  );
+  loopCounter(
+    "slipway_loop_tick_errors_total",
+    "Ticks of each control-plane loop that failed.",
+    (s) => s.errors,
+  );
+  loopCounter(
+    "slipway_loop_tick_seconds_total",
+    "Seconds spent in ticks of each control-plane loop.",
+    (s) => s.tickSecondsTotal,
+  );
 }

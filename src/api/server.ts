@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Store } from "../store/index.js";
 import { answerFrameworkError, registerAuth, type LocalPrincipal } from "./auth.js";
 import { EventStreams } from "./event-stream.js";
-import { registerMetrics } from "./metrics.js";
+import { registerMetrics, type MeteredLoop } from "./metrics.js";
 import { registerReadiness } from "./readiness.js";
 import { registerRequestLog } from "./request-log.js";
 import { registerProblemHandlers, replyWithProblem } from "./problem.js";
@@ -30,6 +30,8 @@ export interface ApiOptions {
   pipelines?: PipelinesApi;
   /** SSE heartbeat; tests shorten it. */
   heartbeatMs?: number;
+  /** The control plane's loops, counted on /metrics (slipway_loop_*). */
+  loops?: readonly MeteredLoop[];
 }
 
 /** JSON bodies above this are refused with 413 before they are parsed. */
@@ -107,7 +109,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   registerAuth(app, options.store, options.local);
-  const registry = registerMetrics(app);
+  const registry = registerMetrics(app, options.loops);
   registerRequestLog(app);
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));

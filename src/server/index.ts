@@ -7,15 +7,19 @@ import type { Logger } from "pino";
 import { buildApi } from "../api/index.js";
 import { createLogger } from "../log/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { agentLinkFor, type AgentLink } from "../rollout/agent-link.js";
-import { RolloutController } from "../rollout/controller.js";
-import { DeliveryService } from "../rollout/service.js";
-import { createDeployer } from "../rollout/deployer.js";
-import { createPipelineEngine } from "../pipeline/engine.js";
-import type { PipelineEngine } from "../pipeline/engine-types.js";
-import { createTriggers, type Triggers } from "../pipeline/triggers.js";
-import { SlipwayError } from "../util/errors.js";
+import {
+  agentLinkFor,
+  createDeployer,
+  DeliveryService,
+  RolloutController,
+  type AgentLink,
+} from "../rollout/index.js";
+import { createPipelineEngine } from "../pipeline/index.js";
+import type { PipelineEngine } from "../pipeline/index.js";
+import { createTriggers, type Triggers } from "../pipeline/index.js";
+import { SlipwayError } from "../util/index.js";
 import { openServerDataKey } from "./data-key.js";
+import { createLifecycle, startOrUnwind } from "./lifecycle.js";
 import { reportTightened, secureDataDir } from "./data-dir.js";
 import { dataKeyPath, formatUrl, type ServerSettings } from "./settings.js";
 
@@ -71,82 +75,117 @@ export function slipwayVersion(): string {
 /**
  * The control plane's composition root: store, first admin token, API, listener. Nothing here is global;
  * two servers can run in one process (tests do).
+ *
+ * The parts start in this order and stop in the exact reverse (lifecycle.ts): store, API, rollout
+ * controller, listener, pipeline engine, triggers. If one fails to start, what started before it is
+ * stopped, so nothing keeps running against a closed store. The controller needs nothing from the
+ * listener, so it starts before it (a taken port then stops it like any later failure); the triggers need
+ * the bound URL, and the pipeline engine starts after the listener as it always did.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { settings } = options;
   // Owner-only before anything is opened in it; what was looser is reported once the log is open.
   const tightened = await secureDataDir(settings.dataDir);
-  // The store first: it explains an unwritable data dir better than the log file would.
-  const store = await openStore({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
-  let app: FastifyInstance | undefined;
-  try {
-    const logger = options.logger ?? openLogger(settings, options.prettyLogs ?? false);
-    reportTightened(logger, tightened);
-    const dataKey = await openServerDataKey(store, dataKeyPath(settings), logger);
-    const adminToken = await bootstrapAdminToken(store);
-    const localToken = `slw_local_${randomBytes(24).toString("base64url")}`;
-    const controller = new RolloutController({
-      store,
-      agent: options.agent ?? agentLinkFor(settings.dataDir),
-      logger,
-      ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
-    });
-    const service = new DeliveryService(store, controller, settings.dataDir, {
-      artifactLimits: settings.artifactLimits,
-    });
-    const pipelines = createPipelineEngine({
-      store,
-      logger,
-      dataDir: settings.dataDir,
-      deployer: createDeployer(store, service),
-      ...(settings.pipelineParallelism === undefined ? {} : { parallelism: settings.pipelineParallelism }),
-    });
-    const triggers = createTriggers({ store, engine: pipelines, logger, dataKey });
-    app = await buildApi({
-      delivery: { service, controller },
-      pipelines: { engine: pipelines, triggers },
-      store,
-      logger,
-      local: { secret: localToken, actor: `local:${localUser()}` },
-      info: { version: slipwayVersion(), startedAt: new Date().toISOString() },
-    });
-    await listen(app, settings);
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : settings.listen.port;
-    const url = formatUrl({ host: settings.listen.host, port });
-    logger.info({ url, store: store.location }, "slipway control plane listening");
-    const running = app;
-    controller.start();
-    await pipelines.start();
-    // Local git hooks call back on this URL: a wildcard listen address is reached on loopback.
-    await triggers.start({ serverUrl: hookBaseUrl(settings.listen.host, port) });
-    let stopping: Promise<void> | undefined;
-    return {
-      url,
-      adminToken,
-      localToken,
-      store,
-      logger,
-      app: running,
-      controller,
-      pipelines,
-      triggers,
-      stop: () =>
-        // Artifact copies first: a deploy (or a pipeline's deploy step) copying a large tree must not
-        // hold the stop for the rest of its copy.
-        (stopping ??= (async () => {
-          service.stop();
-          await triggers.stop();
-          await pipelines.stop();
-          await controller.stop();
-          await closeAll(running, store, logger);
-        })()),
-    };
-  } catch (err) {
-    await app?.close();
-    await store.close();
-    throw err;
-  }
+  let logger: Logger | undefined;
+  const lifecycle = createLifecycle({ logger: () => logger });
+  // Aborted before the parts stop, on a stop as on a failed start: a deploy (or a pipeline's deploy
+  // step) copying a large tree must not hold the stop for the rest of its copy.
+  let service: DeliveryService | undefined;
+  const unwind = async (): Promise<void> => {
+    service?.stop();
+    await lifecycle.stop();
+  };
+  return startOrUnwind(
+    async () => {
+      // The store first: it explains an unwritable data dir better than the log file would.
+      const store = await lifecycle.start(
+        "store",
+        () => openStore({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl }),
+        (s) => s.close(),
+      );
+      const log = (logger = options.logger ?? openLogger(settings, options.prettyLogs ?? false));
+      reportTightened(log, tightened);
+      const dataKey = await openServerDataKey(store, dataKeyPath(settings), log);
+      const adminToken = await bootstrapAdminToken(store);
+      const localToken = `slw_local_${randomBytes(24).toString("base64url")}`;
+      const controller = new RolloutController({
+        store,
+        agent: options.agent ?? agentLinkFor(settings.dataDir),
+        logger: log,
+        ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+      });
+      const delivery = (service = new DeliveryService(store, controller, settings.dataDir, {
+        artifactLimits: settings.artifactLimits,
+      }));
+      const pipelines = createPipelineEngine({
+        store,
+        logger: log,
+        dataDir: settings.dataDir,
+        deployer: createDeployer(store, delivery),
+        ...(settings.pipelineParallelism === undefined ? {} : { parallelism: settings.pipelineParallelism }),
+      });
+      const triggers = createTriggers({ store, engine: pipelines, logger: log, dataKey });
+      const app = await lifecycle.start(
+        "api",
+        () =>
+          buildApi({
+            delivery: { service: delivery, controller },
+            pipelines: { engine: pipelines, triggers },
+            store,
+            logger: log,
+            local: { secret: localToken, actor: `local:${localUser()}` },
+            info: { version: slipwayVersion(), startedAt: new Date().toISOString() },
+            loops: [controller, ...pipelines.loops(), ...triggers.loops()],
+          }),
+        (a) => a.close(),
+      );
+      await lifecycle.start(
+        "rollout controller",
+        () => {
+          controller.start();
+        },
+        () => controller.stop(),
+      );
+      // Closing the API (above, stopped after the controller) closes the listener too.
+      await listen(app, settings);
+      const address = app.server.address();
+      const port = typeof address === "object" && address ? address.port : settings.listen.port;
+      const url = formatUrl({ host: settings.listen.host, port });
+      log.info({ url, store: store.location }, "slipway control plane listening");
+      await lifecycle.start(
+        "pipeline engine",
+        () => pipelines.start(),
+        () => pipelines.stop(),
+      );
+      // Local git hooks call back on this URL: a wildcard listen address is reached on loopback.
+      await lifecycle.start(
+        "triggers",
+        () => triggers.start({ serverUrl: hookBaseUrl(settings.listen.host, port) }),
+        () => triggers.stop(),
+      );
+      let stopping: Promise<void> | undefined;
+      return {
+        url,
+        adminToken,
+        localToken,
+        store,
+        logger: log,
+        app,
+        controller,
+        pipelines,
+        triggers,
+        stop: () =>
+          (stopping ??= (async () => {
+            log.info("slipway control plane stopping");
+            await unwind();
+            log.info("slipway control plane stopped");
+            await flush(log);
+          })()),
+      };
+    },
+    unwind,
+    () => logger,
+  );
 }
 
 function openLogger(settings: Readonly<ServerSettings>, pretty: boolean): Logger {
@@ -206,12 +245,8 @@ async function listen(app: FastifyInstance, settings: Readonly<ServerSettings>):
   }
 }
 
-async function closeAll(app: FastifyInstance, store: Store, logger: Logger): Promise<void> {
-  logger.info("slipway control plane stopping");
-  await app.close();
-  await store.close();
-  logger.info("slipway control plane stopped");
-  await new Promise<void>((resolve) => {
+function flush(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     logger.flush(() => {
       resolve();
     });
