@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import type { Store, StoredEvent } from "../store/index.js";
 import { storeBackends } from "../test-support/stores.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { buildApi } from "./index.js";
 
 /** Reads SSE events from a live response until `count` arrived. */
@@ -32,13 +33,17 @@ describe.each(storeBackends())("API lifecycle on $name (real listener)", (backen
   let app: FastifyInstance;
   let url: string;
   let headers: Record<string, string>;
+  let slowStarted = false;
 
   beforeEach(async () => {
+    slowStarted = false;
     store = await backend.open();
     const { token } = await store.tokens.create({ name: "admin", role: "admin", createdBy: "test" });
     headers = { authorization: `Bearer ${token}` };
     app = await buildApi({ store, logger: createSilentLogger(), info: { version: "t", startedAt: "t" } });
     app.get("/slow", async () => {
+      slowStarted = true;
+      // A handler that takes a while, so a close arrives while it is in flight.
       await sleep(400);
       return { done: true };
     });
@@ -55,8 +60,9 @@ describe.each(storeBackends())("API lifecycle on $name (real listener)", (backen
       headers: { ...headers, accept: "text/event-stream" },
     });
     expect(live.headers["content-type"]).toContain("text/event-stream");
+    // No wait needed: the stream subscribes before it sends its headers (event-stream.ts), so what is
+    // appended once the response has arrived is live.
     const reading = readEvents(live.body, 2);
-    await sleep(50);
     await store.events.append({ type: "test.two", actor: "t" });
     await store.events.append({ type: "test.three", actor: "t" });
     const got = await reading;
@@ -85,7 +91,7 @@ describe.each(storeBackends())("API lifecycle on $name (real listener)", (backen
     const streamEnded = stream.body.text();
     // Like every route that declares no role, this test route is admin-only.
     const slow = request(`${url}/slow`, { headers });
-    await sleep(100);
+    await waitFor(() => slowStarted, { what: "the slow request to be in its handler" });
     const closing = app.close();
     const res = await slow;
     expect(res.statusCode).toBe(200);
