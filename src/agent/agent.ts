@@ -13,7 +13,7 @@ import {
   type InstanceStatus,
   type Supervisor,
 } from "../runtime/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { buildAgentApi, type AgentCore } from "./api.js";
 import { Environments } from "./environments.js";
 import { InstanceEvents } from "./events.js";

@@ -12,8 +12,7 @@ import Fastify, {
 } from "fastify";
 import { toProblem, type Problem } from "../shared/index.js";
 import type { InstanceSpec, InstanceStatus } from "../runtime/index.js";
-import { SlipwayError } from "../util/errors.js";
-import { sameSecret } from "../util/secrets.js";
+import { sameSecret, SlipwayError } from "../util/index.js";
 import type { InstanceEvents } from "./events.js";
 import {
   environmentBody,

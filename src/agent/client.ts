@@ -7,11 +7,10 @@ import { Client } from "undici";
 import type { RouteTable } from "../router/index.js";
 import type { z } from "zod";
 import type { InstanceStatus } from "../runtime/index.js";
-import { SlipwayError, type ErrorCode } from "../util/errors.js";
+import { parseEventStream, SlipwayError, type ErrorCode } from "../util/index.js";
 import type { InstanceEvent } from "./events.js";
 import type { instanceSpecBody } from "./schemas.js";
 import type { AgentState, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
-import { parseEventStream } from "../util/sse.js";
 
 export interface AgentClientOptions {
   socketPath: string;

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { parseListenAddress } from "../shared/index.js";
 import { createRouter, type RouteTable, type Router } from "../router/index.js";
-import { SlipwayError, clientMessage } from "../util/errors.js";
+import { SlipwayError, clientMessage } from "../util/index.js";
 import type { EnvironmentSpec, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
 
 export interface EnvironmentsOptions {

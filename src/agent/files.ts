@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { AgentSnapshot } from "./types.js";
 
 export interface AgentPaths {

@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
-import { SlipwayError } from "../util/errors.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort, SlipwayError } from "../util/index.js";
 import { createAgent, createAgentClient, type Agent, type AgentClient } from "./index.js";
 
 describe("POST /v1/listen-checks (a real agent on its socket)", () => {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../test-support/wait-for.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import { createAgentClient } from "./client.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

@@ -5,7 +5,7 @@
  */
 import { z, type ZodType } from "zod";
 import { DURATION_PATTERN, LABEL_PATTERN, parseListenAddress } from "../shared/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 const name = z.string().min(1).max(128);
 const port = z.number().int().min(1).max(65_535);

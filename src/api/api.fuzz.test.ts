@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import type { Store } from "../store/index.js";
 import { storeBackends } from "../test-support/stores.js";
-import type { ErrorCode } from "../util/errors.js";
+import type { ErrorCode } from "../util/index.js";
 import {
   bodyArbitrary,
   headersArbitrary,

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import type { Store, TokenRole } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
-import { sameSecret } from "../util/secrets.js";
+import { sameSecret, SlipwayError } from "../util/index.js";
 
 /** Who is calling: the token's name and role. `actor` is what the event log records. */
 export interface Principal {

@@ -5,8 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_CONFIG_BYTES } from "../config/index.js";
-import { WORST_CASES } from "../config/worst-cases.js";
+import { MAX_CONFIG_BYTES, WORST_CASES } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
 import type { Store } from "../store/index.js";
 import { storeBackends } from "../test-support/stores.js";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { LABEL_PATTERN } from "../config/index.js";
 import { ROLLOUT_STATUSES, ROLLOUT_STRATEGIES } from "../store/index.js";
-import { VERSION_PATTERN } from "../rollout/service.js";
+import { VERSION_PATTERN } from "../rollout/index.js";
 
 /** Request and response shapes of releases, deploys and rollouts (see schemas.ts for the conventions). */
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { ERROR_CATALOGUE, SlipwayError, type ErrorCode } from "../util/errors.js";
+import { ERROR_CATALOGUE, SlipwayError, type ErrorCode } from "../util/index.js";
 import { renderErrorTable, withErrorTable } from "./error-docs.js";
 import { problemStatus, toProblem } from "./problem.js";
 

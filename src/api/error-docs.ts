@@ -4,7 +4,7 @@
  * generated; the rest of docs/api.md is written by hand. `npm run gen` rewrites it (src/tools), and a
  * test fails when the committed table drifts from the catalogue.
  */
-import { ERROR_CATALOGUE, type ErrorCode } from "../util/errors.js";
+import { ERROR_CATALOGUE, type ErrorCode } from "../util/index.js";
 
 export const ERROR_TABLE_START = "<!-- error-codes:start (generated from ERROR_CATALOGUE; `npm run gen`) -->";
 export const ERROR_TABLE_END = "<!-- error-codes:end -->";

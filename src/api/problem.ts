@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { toProblem, type Problem } from "../shared/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 /**
  * Fastify's side of RFC 9457 problem documents: sending them and the API's error handlers. The documents

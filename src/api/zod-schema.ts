@@ -8,7 +8,7 @@ import type {
   RawServerDefault,
 } from "fastify";
 import { z, type ZodType } from "zod";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 /**
  * Routes declare their request and response shapes as zod schemas. Zod validates requests (one source

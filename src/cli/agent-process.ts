@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createAgentClient, type AgentState } from "../agent/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 const AGENT_MAIN = fileURLToPath(new URL("../agent/main.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;

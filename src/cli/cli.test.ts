@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentClient } from "../agent/index.js";
 import { CLI, readJson, readableBy, runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
 import { storeBackends } from "../test-support/stores.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 
 function stopAgentOf(dataDir: string): void {
   try {

@@ -1,7 +1,6 @@
 import { request } from "undici";
 import type { StoredEvent } from "../store/index.js";
-import { SlipwayError, isErrorCode } from "../util/errors.js";
-import { parseEventStream } from "../util/sse.js";
+import { isErrorCode, parseEventStream, SlipwayError } from "../util/index.js";
 
 /**
  * The CLI's only way to the control plane. Problems from the server become SlipwayErrors with the

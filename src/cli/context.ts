@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_DATA_DIR } from "../server/settings.js";
+import { DEFAULT_DATA_DIR } from "../server/index.js";
 import { ApiClient } from "./client.js";
 import { CLIENT_FILE, readClientFile } from "./client-file.js";
 import { checkDataDir, checkServerUrl, checkToken } from "./options.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../test-support/cli.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("../../examples/shop/", import.meta.url));
 

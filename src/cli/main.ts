@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, SlipwayError } from "../util/errors.js";
+import { ConfigError, SlipwayError } from "../util/index.js";
 import { slipwayVersion } from "../server/index.js";
 import { formatIssues } from "../config/index.js";
 import { createContext, type CliContext } from "./context.js";

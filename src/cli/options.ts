@@ -17,7 +17,7 @@ import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
 import { LABEL_PATTERN } from "../config/index.js";
 import { parseListen as parseListenAddress } from "../server/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 /**
  * The exit code of a usage error: EX_USAGE from sysexits.h. Not 2, the usual choice elsewhere:

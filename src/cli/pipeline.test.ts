@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import { runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import { writeClientFile } from "./client-file.js";
 import { standInApprovers } from "./pipeline-local.js";
 import { SeenLines } from "./pipeline-follow.js";

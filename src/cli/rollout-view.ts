@@ -4,7 +4,7 @@
  * `rollback --wait` and `rollout status` print a rollout the same way.
  */
 import type { CheckResult, Verdict } from "../judge/index.js";
-import type { RolloutState } from "../rollout/types.js";
+import type { RolloutState } from "../rollout/index.js";
 import type { Release, Rollout, RolloutStatus, StoredVerdict } from "../store/index.js";
 import { shortTime, table, type Output } from "./output.js";
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, SlipwayError } from "../util/errors.js";
+import { ConfigError, SlipwayError } from "../util/index.js";
 import { createConfigParser, type ConfigParser } from "./config-parser.js";
 import { parseConfig } from "./load.js";
 import { MAX_CONFIG_BYTES } from "./source-text.js";

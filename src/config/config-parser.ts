@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ConfigError, SlipwayError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, SlipwayError, type ConfigIssue } from "../util/index.js";
 import { deepFreeze, type LoadedConfig } from "./load.js";
 import type { SlipwayConfig } from "./schema.js";
 

@@ -18,7 +18,7 @@
  * extensions (L, W, #, ?), so what validates here means the same in croner, which schedules runs.
  */
 import { z } from "zod";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 export const CRON_EXAMPLE = "0 3 * * 1-5";
 

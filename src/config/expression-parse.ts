@@ -3,7 +3,7 @@
  * tokenizer, a recursive-descent parser that knows every name and function, and the `${{ … }}` splitter.
  * Every problem is an {@link ExpressionError} with the position where it was found.
  */
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { suggestKey } from "./suggest.js";
 
 export type ExpressionValue = string | number | boolean | null;

@@ -16,7 +16,7 @@
  * a boolean input. `&&` and `||` return one of their operands, as in JavaScript, so
  * `inputs.target || 'staging'` gives a fallback. Comparisons are case-sensitive.
  */
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   STATUS_FUNCTIONS,
   parseTemplate,

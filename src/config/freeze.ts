@@ -10,7 +10,7 @@
  * computed with Intl.DateTimeFormat only, no date library.
  */
 import { z } from "zod";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 const MINUTE = 60_000;

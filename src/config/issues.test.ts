@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { ConfigIssue } from "../util/errors.js";
+import type { ConfigIssue } from "../util/index.js";
 import { describeValue, formatIssues, formatPath, withFound } from "./issues.js";
 
 const issues: ConfigIssue[] = [

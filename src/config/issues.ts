@@ -7,7 +7,7 @@
 import pc from "picocolors";
 import type { LineCounter } from "yaml";
 import type { z } from "zod";
-import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/index.js";
 import type { Anchor, Locator } from "./locate.js";
 import type { IssueParams, NameHint } from "./names.js";
 import { namesHint } from "./pipeline-view.js";

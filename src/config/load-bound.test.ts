@@ -9,7 +9,7 @@
  * performance figure: `npm run bench:config` measures each case against the YAML library alone.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError, MAX_REPORTED_ISSUES } from "../util/errors.js";
+import { ConfigError, MAX_REPORTED_ISSUES } from "../util/index.js";
 import { parseConfig } from "./load.js";
 import { MAX_CONFIG_BYTES } from "./source-text.js";
 import { WORST_CASES } from "./worst-cases.js";

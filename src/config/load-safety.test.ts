@@ -8,7 +8,7 @@ import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/index.js";
 import { formatIssues } from "./issues.js";
 import { loadConfigFile, parseConfig } from "./load.js";
 import { MAX_CONFIG_BYTES } from "./source-text.js";

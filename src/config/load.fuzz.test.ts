@@ -11,7 +11,7 @@ import { buildApi } from "../api/index.js";
 import { createSilentLogger } from "../log/index.js";
 import type { Store } from "../store/index.js";
 import { storeBackends } from "../test-support/stores.js";
-import { ConfigError, MAX_REPORTED_ISSUES } from "../util/errors.js";
+import { ConfigError, MAX_REPORTED_ISSUES } from "../util/index.js";
 import { anySource, damagedBytes } from "./load-fuzz-fixtures.js";
 import { parseConfig, type LoadedConfig } from "./load.js";
 import { configSchema } from "./schema.js";

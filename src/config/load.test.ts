@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { loadConfigFile, parseConfig } from "./load.js";
 
 const EXAMPLE = fileURLToPath(new URL("./testdata/product-example.yaml", import.meta.url));

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { isMap, isScalar, isSeq, type Document, type LineCounter } from "yaml";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { describeValue, schemaError } from "./issues.js";
 import { createLocator } from "./locate.js";
 import { readRegularFile, type ReadFailure } from "./read-file.js";

@@ -3,7 +3,7 @@
  * plane, off its event loop, and posts back the loaded config or the config's issues.
  */
 import { parentPort } from "node:worker_threads";
-import { ConfigError } from "../util/errors.js";
+import { ConfigError } from "../util/index.js";
 import { parseConfig } from "./load.js";
 import { READY, type ParseReply, type ParseRequest } from "./config-parser.js";
 

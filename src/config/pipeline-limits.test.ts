@@ -3,7 +3,7 @@
  * lists of declared names cut short.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { parseConfig } from "./load.js";
 import { MAX_JOBS } from "./pipeline-checks.js";
 

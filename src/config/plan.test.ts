@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, test } from "vitest";
-import type { JsonValue, ObjectChangeInput } from "../store/types.js";
+import type { JsonValue, ObjectChangeInput } from "../store/index.js";
 import { parseConfig } from "./load.js";
 import { computePlan, desiredObjects, renderPlan, toChangeInputs, type DesiredObject } from "./plan.js";
 

@@ -3,7 +3,7 @@
  * difference reads to a person. Pure functions; the API computes the plan, the store applies it.
  */
 import pc from "picocolors";
-import type { JsonValue, ObjectChangeInput, ObjectKind } from "../store/types.js";
+import type { JsonValue, ObjectChangeInput, ObjectKind } from "../store/index.js";
 import type { SlipwayConfig } from "./schema.js";
 
 /** One declared object. Spec keys are sorted so equal configs give byte-equal specs. */

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, test } from "vitest";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { parseConfig } from "./load.js";
 import { computePlan, desiredObjects } from "./plan.js";
 import { stepKind } from "./schema-pipeline-step.js";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { parseConfig } from "./load.js";
 import { parseListenAddress } from "./names.js";
 import { configSchema } from "./schema.js";

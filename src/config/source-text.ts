@@ -5,7 +5,7 @@
  * of the body) or as lone surrogates (`"\ud800"` escapes). The server cannot tell a replacement from a
  * character someone typed, so U+FFFD is refused everywhere: offline and online agree on every file.
  */
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 
 /**
  * The largest slipway.yaml Slipway reads, offline as online (the API's body limit sits a little above).

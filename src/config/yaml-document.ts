@@ -20,7 +20,7 @@ import {
   type Node,
   type YAMLError,
 } from "yaml";
-import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, MAX_REPORTED_ISSUES, type ConfigIssue } from "../util/index.js";
 import { formatPath } from "./issues.js";
 import { pathAt } from "./locate.js";
 

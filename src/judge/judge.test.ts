@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { judge } from "./judge.js";
 import { lognormalLatencies, createSeededRandom } from "./random.js";
 import type { AnalysisCheck, AnalysisConfig, SampleWindow, Verdict } from "./types.js";

@@ -3,7 +3,7 @@
  * by the judge itself, which is deterministic. The generator is `createSeededRandom` (mulberry32) from src/util.
  */
 
-export { createSeededRandom } from "../util/random.js";
+export { createSeededRandom } from "../util/index.js";
 
 /** A standard normal draw by the Box-Muller transform (one of the pair; simplicity over speed). */
 export function normalDraw(random: () => number): number {

@@ -2,7 +2,7 @@
  * A measured window checked and made ready for judging: latencies copied and sorted once, then shared
  * by every latency check (p50, p95, p99 and the U test all read the same sorted sample).
  */
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { sortedCopy } from "./percentile.js";
 import type { SampleCounts, SampleWindow } from "./types.js";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
-import { ensurePrivateDir } from "../util/private-files.js";
+import { ensurePrivateDir } from "../util/index.js";
 import { LogWriter } from "./log-writer.js";
 import { redactLogLine } from "./redact.js";
 

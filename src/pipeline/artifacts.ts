@@ -10,9 +10,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { cp, mkdir, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
-import { digestDirectory } from "../release/artifact.js";
-import { SlipwayError } from "../util/errors.js";
-import { PRIVATE_DIR_MODE, tightenTree } from "../util/private-files.js";
+import { digestDirectory } from "../release/index.js";
+import { PRIVATE_DIR_MODE, SlipwayError, tightenTree } from "../util/index.js";
 import type { ArtifactRef } from "./types.js";
 
 /** A workspace-relative path that stays inside the workspace. */

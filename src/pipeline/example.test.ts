@@ -14,7 +14,7 @@ import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../con
 import { createSilentLogger } from "../log/index.js";
 import { generateDataKey } from "../secrets/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import type { RunState } from "./types.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/shop/", import.meta.url));

@@ -18,7 +18,7 @@ import {
   type ExpressionContext as LanguageContext,
   type JobOutcome,
   type JobResult,
-} from "../config/expression.js";
+} from "../config/index.js";
 import type { PipelineTrigger } from "../store/index.js";
 import { matchesGlob } from "./webhooks/glob.js";
 import type { JobState, WorkStatus } from "./types.js";

@@ -19,7 +19,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { sealedKeyId, type DataKey } from "../secrets/index.js";
 import { newRepositoryId, type Store, type WatchedRepository } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   hookEndpoint,
   installHooks,

@@ -19,7 +19,7 @@
 import { randomBytes } from "node:crypto";
 import { lstat, readdir, realpath, rename, rm, rmdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { copyEntries, hashEntries } from "./copy.js";
 import { describeLinkProblem, linkProblems } from "./links.js";
 import { refusedLocation } from "./locations.js";

@@ -12,7 +12,7 @@ import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, open, symlink, utimes, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { stopped, type ArtifactEntry } from "./walk.js";
 
 const CHUNK_BYTES = 1024 * 1024;

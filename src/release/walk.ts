@@ -9,7 +9,7 @@
 import type { Stats } from "node:fs";
 import { lstat, readdir, readlink, statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 export type ArtifactEntry =
   | { kind: "dir"; rel: string }

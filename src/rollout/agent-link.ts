@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createAgentClient, type AgentClient } from "../agent/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 export interface AgentLink {
   readonly socketPath: string;

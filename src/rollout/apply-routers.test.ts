@@ -13,7 +13,7 @@ import type { Problem } from "../api/index.js";
 import { createSilentLogger } from "../log/index.js";
 import { startServer } from "../server/index.js";
 import { runCli } from "../test-support/cli.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import { agentLinkFor, type AgentLink } from "./agent-link.js";
 import { deployments, DeliveryWorld, eventsOf, waitUntil } from "./test-fixtures.js";
 

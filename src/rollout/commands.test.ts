@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RolloutStatus, RolloutStrategy } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   applyCommand,
   rollBackActive,

@@ -5,7 +5,7 @@
  * tick, well inside a second). A command that does not apply to the rollout's status is a `conflict`
  * that names the status, and nothing changes.
  */
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { isFinal, rollBack } from "./planner.js";
 import type { Decision, PlannerRollout } from "./types.js";
 

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AgentClient, EnvironmentState, ListenCheck } from "../agent/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { RolloutController } from "./controller.js";
 import type { RouterProblem } from "./routers.js";
 

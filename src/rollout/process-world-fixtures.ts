@@ -33,7 +33,7 @@ import { fileURLToPath } from "node:url";
 import { Agent as HttpAgent, request } from "undici";
 import type { InstanceStatus } from "../runtime/index.js";
 import type { Rollout, RolloutStatus, StoredVerdict } from "../store/index.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import type { SlotView } from "./controller.js";
 import type { RolloutState } from "./types.js";
 

@@ -7,8 +7,8 @@
 import { join } from "node:path";
 import { isFrozen, type ServiceConfig } from "../config/index.js";
 import type { EventInput, Release, Rollout, Store, StoredVerdict } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
-import { storeArtifact, type ArtifactLimits } from "../release/artifact.js";
+import { SlipwayError } from "../util/index.js";
+import { storeArtifact, type ArtifactLimits } from "../release/index.js";
 import { applyCommand, rollBackActive, type RolloutCommand } from "./commands.js";
 import type { RolloutController, SlotView } from "./controller.js";
 import { asPlanner } from "./controller.js";

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { initialState, plan } from "./planner.js";
 import { holdTimers, isStoreUnavailable, StoreHold } from "./store-hold.js";
 import type { Observed, PlannerRollout, RolloutPlanSpec } from "./types.js";

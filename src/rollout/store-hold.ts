@@ -11,7 +11,7 @@
  * log line per outage (and one when it ends), the counts for /metrics, and the backoff between tries.
  */
 import type { Logger } from "pino";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { RolloutState } from "./types.js";
 
 /** First retry after a failed write, doubled after each failure up to the cap. */

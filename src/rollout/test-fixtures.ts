@@ -13,7 +13,7 @@ import { createAgent, type Agent } from "../agent/index.js";
 import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import type { Rollout, StoreOptions } from "../store/index.js";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 import { writeTestArtifact, type Behaviour } from "./process-world-fixtures.js";
 
 /** The service every test deploys (behaviour per version from behaviour.json in its artifact). */

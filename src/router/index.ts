@@ -3,7 +3,7 @@
  * environment. See docs/router.md.
  */
 export { createRouter } from "./router.js";
-export { createSeededRandom } from "../util/random.js";
+export { createSeededRandom } from "../util/index.js";
 export { DEFAULT_OVERRIDE_HEADER, DEFAULT_STICKY_COOKIE } from "./route-table.js";
 export { DURATION_METRIC, REQUESTS_METRIC } from "./prometheus.js";
 export type { RouterProblemCode } from "./problem.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { createSeededRandom } from "../util/random.js";
+import { createSeededRandom } from "../util/index.js";
 import { RETENTION_MS, ReleaseStatsImpl, WINDOW_SAMPLES } from "./release-stats.js";
 import { ABANDONED, ABORTED, mergeSamples } from "./window-bucket.js";
 

@@ -1,4 +1,4 @@
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { ReleaseStatsImpl } from "./release-stats.js";
 import type { RouteRelease, RouteService, RouteTable, RouteTarget } from "./types.js";
 import type { Upstream } from "./upstreams.js";

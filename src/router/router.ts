@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { ClientConnections, endRaw } from "./client-connections.js";
 import { Exchange, type ExchangeOwner, ProxyResponse } from "./exchange.js";
 import {

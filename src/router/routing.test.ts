@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { createSeededRandom } from "../util/random.js";
+import { createSeededRandom } from "../util/index.js";
 import { ReleaseStatsImpl } from "./release-stats.js";
 import { EMPTY_TABLE, compileRouteTable, validateRouteTable } from "./route-table.js";
 import { hostnameOf, nextTargetIndex, pickRelease, stickyRelease, weightedRelease } from "./routing.js";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { type Backend, send, sendMany, startBackend, startRouter, target } from "./test-fixtures.js";
 import type { RouteTable } from "./types.js";
 

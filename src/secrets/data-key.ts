@@ -16,7 +16,7 @@ import { constants } from "node:fs";
 import { chmod, link, mkdir, open, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { inspect } from "node:util";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { openWith, sealWith } from "./sealed.js";
 
 const KEY_BYTES = 32;

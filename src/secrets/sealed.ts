@@ -16,7 +16,7 @@
  *   but never includes the sealed text or any part of a plaintext.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 export const SEALED_FORMAT = "slw1";
 const NONCE_BYTES = 12;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ARTIFACT_LIMITS } from "../release/artifact.js";
+import { DEFAULT_ARTIFACT_LIMITS } from "../release/index.js";
 import { resolveServerSettings } from "./settings.js";
 
 describe("release artifact limits", () => {

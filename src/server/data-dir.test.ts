@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeClientFile } from "../cli/client-file.js";
+import { writeClientFile } from "../cli/index.js";
 import { openStore, SQLITE_FILE_NAME } from "../store/index.js";
 import { PRIVATE_MARKER } from "./data-dir.js";
 import { startServer, type RunningServer } from "./index.js";

@@ -13,7 +13,7 @@ import {
   PRIVATE_FILE_MODE,
   tightenTree,
   type TightenResult,
-} from "../util/private-files.js";
+} from "../util/index.js";
 
 /** Present once every entry of the data directory was made owner-only. */
 export const PRIVATE_MARKER = ".private-v1";

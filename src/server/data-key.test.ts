@@ -24,7 +24,7 @@ import { request } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dataKeyId } from "../secrets/index.js";
 import { SQLITE_FILE_NAME } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { dataKeyPath, resolveServerSettings, startServer, type RunningServer } from "./index.js";
 
 const execAsync = promisify(execFile);

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import { openDataKey, sealedKeyId, type DataKey } from "../secrets/index.js";
 import type { Store } from "../store/index.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 /** The ids of the keys the store's sealed secrets were sealed under. */
 async function keysInUse(store: Store): Promise<string[]> {

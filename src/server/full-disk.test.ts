@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { ensureBuilt, ProcessWorld } from "../rollout/process-fixtures.js";
 import { startLoad, type LoadResult } from "../rollout/test-fixtures.js";
-import type { RolloutState } from "../rollout/types.js";
+import type { RolloutState } from "../rollout/index.js";
 import type { Rollout } from "../store/index.js";
 import { SmallDisk, smallDiskSkipReason } from "../test-support/small-disk.js";
 

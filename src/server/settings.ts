@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { parseSize } from "../config/index.js";
-import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from "../release/artifact.js";
-import { SlipwayError } from "../util/errors.js";
+import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from "../release/index.js";
+import { SlipwayError } from "../util/index.js";
 
 export interface ListenAddress {
   host: string;

@@ -6,7 +6,7 @@
  * the log, never to the client.
  */
 import type { FastifyError } from "fastify";
-import { ConfigError, ERROR_CATALOGUE, SlipwayError, type ErrorCode } from "../util/errors.js";
+import { ConfigError, ERROR_CATALOGUE, SlipwayError, type ErrorCode } from "../util/index.js";
 
 export interface Problem {
   type: string;

@@ -5,7 +5,7 @@
  * strings it is given into numbers without loading the config loader, its YAML parser or its schemas.
  * `src/config` re-exports all of this; the zod helpers that publish the patterns stay there.
  */
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 const MS_PER_UNIT = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
 type DurationUnit = keyof typeof MS_PER_UNIT;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { defineCodec } from "./codec.js";
 
 const V1 = z.strictObject({ phase: z.string(), step: z.number().int() });

@@ -16,7 +16,7 @@
  *   await store.pipelines.updateRun({ ..., state: RunStateCodec.encode(state) });
  */
 import type { z } from "zod";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { JsonValue } from "./types.js";
 
 export interface JsonCodec<T> {

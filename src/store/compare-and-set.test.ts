@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 
 import { storeBackends, type StoreBackend } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   compareAndSet,
   PIPELINE_RUN_RECORD,

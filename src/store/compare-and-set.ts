@@ -10,7 +10,7 @@
  */
 import { sql, type UpdateQueryBuilder, type UpdateResult } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { StoreDatabase } from "./schema.js";
 
 /** Tables whose rows carry a numeric `id` and a `revision`. */

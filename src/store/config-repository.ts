@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Transaction } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, writeTransaction, type RepositoryContext } from "./context.js";
 import type { ConfigRevisionsTable, StoreDatabase } from "./schema.js";
 import { isConcurrencyFailure, isUniqueViolation } from "./store-errors.js";

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { createTestClock } from "../test-support/clock.js";
 import { storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   ACTIVE_ROLLOUT_STATUSES,
   BLOCKING_ROLLOUT_STATUSES,

@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Transaction } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { Dialect, EventsTable, StoreDatabase } from "./schema.js";
 import type { EventInput, JsonValue, StoredEvent } from "./types.js";
 

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, writeTransaction, type RepositoryContext } from "./context.js";
 import { rowToEvent, validateEventInput } from "./event-log.js";
 import type { EventInput, EventQuery, EventRepository, StoredEvent } from "./types.js";

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { readableBy } from "../test-support/cli.js";
 import { postgresBaseUrl, storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { openStore, type Store, type StoreOptions } from "./index.js";
 
 const scratch: string[] = [];

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { createTestClock } from "../test-support/clock.js";
 import { storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   FINAL_RUN_STATUSES,
   PIPELINE_RUN_STATUSES,

@@ -9,7 +9,7 @@ import {
 } from "kysely";
 import pg from "pg";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { StoreDatabase, StoreDb } from "./schema.js";
 import {
   errorCode,

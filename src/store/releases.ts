@@ -5,7 +5,7 @@
  */
 import type { Selectable } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import { invalid, requireName, requireWholeNumber, toJson, write } from "./repository-support.js";
 import type { ReleasesTable } from "./schema.js";

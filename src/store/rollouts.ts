@@ -6,7 +6,7 @@
  */
 import type { Selectable } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { compareAndSet, recordNotFound, ROLLOUT_RECORD } from "./compare-and-set.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import {

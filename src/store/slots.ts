@@ -5,7 +5,7 @@
  */
 import type { Selectable } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, type RepositoryContext } from "./context.js";
 import {
   compareText,

@@ -14,8 +14,7 @@ import {
   type SqliteDialectConfig,
 } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../util/private-files.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SlipwayError } from "../util/index.js";
 import type { StoreDatabase, StoreDb } from "./schema.js";
 import {
   errorCode,

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { createPostgresErrorMapper, describePostgresUrl } from "./postgres.js";
 import { createSqliteErrorMapper } from "./sqlite.js";
 import { errorCode, storeFault } from "./store-errors.js";

@@ -1,4 +1,4 @@
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 
 /**
  * Recognising driver errors without importing driver classes: better-sqlite3 puts `SQLITE_…` codes on

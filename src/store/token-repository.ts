@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 import type { Selectable } from "kysely";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import { readQuery, writeTransaction, type RepositoryContext } from "./context.js";
 import type { TokensTable } from "./schema.js";
 import { isBusy } from "./store-errors.js";

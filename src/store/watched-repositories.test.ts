@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateDataKey } from "../secrets/index.js";
 import { createTestClock } from "../test-support/clock.js";
 import { storeBackends } from "../test-support/stores.js";
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import {
   newRepositoryId,
   type DeliveryClaim,

@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 
-import { SlipwayError } from "../util/errors.js";
+import { SlipwayError } from "../util/index.js";
 import type { RepositoryContext } from "./context.js";
 import { serializeWrites } from "./event-log.js";
 import { errorCode } from "./store-errors.js";

@@ -13,7 +13,7 @@ import { join } from "node:path";
 
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { findFreePort } from "../util/ports.js";
+import { findFreePort } from "../util/index.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

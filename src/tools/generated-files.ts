@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { withErrorTable } from "../api/error-docs.js";
+import { withErrorTable } from "../api/index.js";
 import { configJsonSchema } from "../config/index.js";
 import { renderConfigDocs } from "./generate-config-docs.js";
 import { renderOpenApi } from "./openapi.js";

@@ -11,9 +11,9 @@ import {
   currentRouterProblems,
   refuseTakenAddresses,
   routerProblemsAfterApply,
-} from "../../rollout/listen-checks.js";
+} from "../../rollout/index.js";
 import type { Store } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { requireRole } from "../auth.js";
 import * as S from "../schemas.js";
 import type { DeliveryApi } from "./delivery.js";

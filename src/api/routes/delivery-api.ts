@@ -3,9 +3,8 @@
  * node agent (a bare `buildApi`, `slipway server` alone) the routes that need one answer 503
  * `server_unreachable` with a hint instead of failing on an undefined.
  */
-import type { RolloutController } from "../../rollout/controller.js";
-import type { DeliveryService } from "../../rollout/service.js";
-import { SlipwayError } from "../../util/errors.js";
+import type { RolloutController, DeliveryService } from "../../rollout/index.js";
+import { SlipwayError } from "../../util/index.js";
 
 export interface DeliveryApi {
   service: DeliveryService;

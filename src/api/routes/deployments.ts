@@ -2,7 +2,7 @@
  * What runs now: every environment's releases, weights and instances with the agent's health, and the
  * last lines of each instance's log. Both read the node agent's state through the controller.
  */
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { requireRole } from "../auth.js";
 import * as D from "../delivery-schemas.js";
 import * as S from "../schemas.js";

@@ -3,7 +3,7 @@
  * gives it (promote, pause, resume, abort) and rollback. A command that does not apply to the rollout's
  * state is a 409 naming why (`rollout_not_active`, `stale_write`, …).
  */
-import type { RolloutCommand } from "../../rollout/commands.js";
+import type { RolloutCommand } from "../../rollout/index.js";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import * as D from "../delivery-schemas.js";

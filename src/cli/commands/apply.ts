@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { ConfigError, SlipwayError } from "../../util/errors.js";
+import { ConfigError, SlipwayError } from "../../util/index.js";
 import {
   MAX_CONFIG_BYTES,
   decodeConfigBytes,

@@ -21,7 +21,7 @@ import { Agent as HttpAgent, request } from "undici";
 import { loadConfigFile, parseListenAddress } from "../../config/index.js";
 import { startServer, type RunningServer } from "../../server/index.js";
 import type { Rollout, StoredEvent } from "../../store/index.js";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { ensureAgent, type AgentProcess } from "../agent-process.js";
 import { ApiClient } from "../client.js";
 import type { CliContext } from "../context.js";

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { InvalidArgumentError, type Command } from "commander";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import type { ApiClient } from "../client.js";
 import { connect, globals, type CliContext } from "../context.js";
 import {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { UsageError } from "../options.js";
 import type { CliContext } from "../context.js";
 import { examplePackageJson, exampleServerJs, slipwayYamlTemplate } from "../templates.js";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { connect, globals, type CliContext } from "../context.js";
 import { parseName, wholeNumber } from "../options.js";
 import { slotPath } from "./rollout.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadConfigFile, formatIssues } from "../../config/index.js";
-import { ConfigError } from "../../util/errors.js";
+import { ConfigError } from "../../util/index.js";
 import type { CliContext } from "../context.js";
 
 /** Offline: checks files against the schema; needs no server. Exit 0 valid, 1 not. */

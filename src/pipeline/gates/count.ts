@@ -1,5 +1,5 @@
 /** Small shared helpers for the coverage parsers: counts, errors that name the file. */
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import type { CoverageCount } from "./types.js";
 
 /**

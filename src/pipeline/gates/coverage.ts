@@ -2,7 +2,7 @@
  * Coverage reports in, one summary out, and the minimum check a pipeline gate applies to it.
  * Each format has its own file (`coverage-<format>.ts`); this one picks and checks.
  */
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { parseCobertura } from "./coverage-cobertura.js";
 import { parseIstanbulSummary } from "./coverage-istanbul.js";
 import { parseLcov } from "./coverage-lcov.js";

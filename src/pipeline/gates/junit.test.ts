@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { parseJUnit, summarizeJUnit } from "./junit.js";
 import type { JUnitResult } from "./types.js";
 

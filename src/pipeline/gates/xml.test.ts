@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { childElements, decodeEntities, parseXml, textContent, type XmlElement } from "./xml.js";
 
 function parse(text: string): XmlElement {

@@ -14,7 +14,7 @@
  * start in the file as most editors show it. The reader is a loop with an explicit stack (no recursion),
  * linear in the input, so a deeply nested or multi-megabyte report cannot blow the call stack.
  */
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 
 export interface XmlElement {
   /** The tag name as written, prefix included (`testsuite`, `ns:coverage`). */

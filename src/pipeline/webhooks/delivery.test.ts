@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { bodyHash, deliveryIdentity } from "./index.js";
 
 const BODY = '{"ref":"refs/heads/main"}';

@@ -14,7 +14,7 @@
  * put ids and times in every push body, so two real pushes never share one.
  */
 import { createHash } from "node:crypto";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { header } from "./headers.js";
 import type { WebhookHeaders, WebhookProvider } from "./types.js";
 import type { RawBody } from "./verify.js";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { compileGlob, matchesGlob } from "./glob.js";
 
 describe("matchesGlob", () => {

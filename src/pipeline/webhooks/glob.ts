@@ -17,7 +17,7 @@
  * Node 20's `path.matchesGlob` is experimental and has different rules (no `**` inside a segment), so
  * the matcher is this small translation to an anchored regular expression.
  */
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 
 /**
  * Compiles a pattern. Compile once when matching many names.

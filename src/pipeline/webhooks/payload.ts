@@ -3,7 +3,7 @@
  * and turning the provider-specific fields into one PushEvent.
  */
 import { z } from "zod";
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import { header } from "./headers.js";
 import type { IgnoredEvent, PushCommit, PushEvent, WebhookHeaders, WebhookProvider } from "./types.js";
 

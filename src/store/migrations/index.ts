@@ -1,6 +1,6 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
 
-import { SlipwayError } from "../../util/errors.js";
+import { SlipwayError } from "../../util/index.js";
 import type { Dialect } from "../schema.js";
 import { errorMessage } from "../store-errors.js";
 import * as initial from "./0001-initial.js";
