@@ -58,6 +58,8 @@ export { CRON_EXAMPLE, parseCron, tryParseCron, type CronSchedule } from "./cron
 export { loadConfigFile, parseConfig, readConfigText, type LoadedConfig } from "./load.js";
 export { createConfigParser, type ConfigParser, type ConfigParserOptions } from "./config-parser.js";
 export { MAX_CONFIG_BYTES, checkConfigText, decodeConfigBytes } from "./source-text.js";
+export { serviceSchema } from "./schema-service.js";
+export { WORST_CASES } from "./worst-cases.js";
 export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
 export { formatIssues, type FormatIssuesOptions } from "./issues.js";
 export { ENV_VAR_PATTERN, LABEL_PATTERN, LISTEN_PATTERN, parseListenAddress } from "./names.js";
