@@ -23,9 +23,9 @@ import { problemStatus } from "./problem.js";
 const ANSWER_BOUND_MS = 3000;
 /**
  * This API runs without a node agent and without the pipeline engine, so the routes that need them
- * answer 502 `server_unreachable` by design (after validating the request). That is the one 5xx allowed.
+ * answer 502 `not_configured` by design (after validating the request). That is the one 5xx allowed.
  */
-const ABSENT_BY_DESIGN: ErrorCode = "server_unreachable";
+const ABSENT_BY_DESIGN: ErrorCode = "not_configured";
 
 const SEED_CONFIG = `project: shop
 environments:

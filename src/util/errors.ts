@@ -251,8 +251,14 @@ const catalogue = {
   server_unreachable: {
     status: 502,
     title: "Server unreachable",
+    meaning: "The control plane could not reach its node agent (or the CLI its server); retry once it runs.",
+  },
+  // Not a failure of the moment: this control plane was started without the part the route needs.
+  not_configured: {
+    status: 502,
+    title: "Not configured",
     meaning:
-      "The CLI or the control plane could not reach the server or agent it talks to (not sent by the API).",
+      "This control plane runs without the part the route needs (a node agent, the pipeline engine); start it with `slipway up`.",
   },
   internal: {
     status: 500,

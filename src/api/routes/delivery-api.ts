@@ -1,7 +1,7 @@
 /**
  * What the delivery routes need from the control plane, and the one way they ask for it: without a
- * node agent (a bare `buildApi`, `slipway server` alone) the routes that need one answer 503
- * `server_unreachable` with a hint instead of failing on an undefined.
+ * node agent (a bare `buildApi`, `slipway server` alone) the routes that need one answer 502
+ * `not_configured` with a hint instead of failing on an undefined.
  */
 import type { RolloutController, DeliveryService } from "../../rollout/index.js";
 import { SlipwayError } from "../../util/index.js";
@@ -11,10 +11,10 @@ export interface DeliveryApi {
   controller: RolloutController;
 }
 
-/** The delivery service and controller, or the 503 that says this control plane has no node agent. */
+/** The delivery service and controller, or the 502 `not_configured`: this control plane has no node agent. */
 export function needDelivery(delivery: DeliveryApi | undefined): DeliveryApi {
   if (delivery === undefined) {
-    throw new SlipwayError("server_unreachable", "this control plane has no node agent", {
+    throw new SlipwayError("not_configured", "this control plane has no node agent", {
       hint: "start Slipway with `slipway up`, which runs both",
     });
   }

@@ -1,7 +1,7 @@
 /**
  * Delivery over HTTP: deploys and releases here; rollouts and their commands (rollouts.ts), what runs
  * and instance logs (deployments.ts). This file registers them all, so the server wires delivery with one
- * call. Without a node agent configured the routes that need one answer 503 `server_unreachable` with a
+ * call. Without a node agent configured the routes that need one answer 502 `not_configured` with a
  * hint, and the rest still work.
  */
 import type { Store } from "../../store/index.js";

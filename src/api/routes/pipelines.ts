@@ -24,7 +24,7 @@ export interface PipelineRouteOptions {
 /**
  * Pipelines, their runs (start, list, show, logs — JSON or live SSE —, approve, cancel, rerun, resume)
  * and the repositories they build. Without an engine (a bare `buildApi`) the routes answer 502
- * `server_unreachable` and the OpenAPI document still lists them.
+ * `not_configured` and the OpenAPI document still lists them.
  */
 export function registerPipelineRoutes(
   app: ZodApp,
