@@ -10,10 +10,7 @@
  * same schema instead of casting.
  */
 import { z } from "zod";
-import type { ServiceConfig } from "../config/index.js";
-// Deep import: config/index.ts does not export the schema yet (another helper is editing it now).
-// eslint-disable-next-line no-restricted-imports -- until config/index.ts exports serviceSchema (lead)
-import { serviceSchema } from "../config/schema-service.js";
+import { serviceSchema, type ServiceConfig } from "../config/index.js";
 import type { Verdict } from "../judge/index.js";
 import { CHECK_REASONS, TEST_NAMES, VERDICT_REASONS, VERDICT_RESULTS } from "../judge/index.js";
 import { defineCodec, type JsonCodec, type JsonValue } from "../store/index.js";

@@ -6,9 +6,10 @@
  */
 import { join } from "node:path";
 import { isFrozen, type ServiceConfig } from "../config/index.js";
-import type { EventInput, Release, Rollout, Store, StoredVerdict } from "../store/index.js";
+import type { EventInput, JsonValue, Release, Rollout, Store, StoredVerdict } from "../store/index.js";
 import { SlipwayError } from "../util/index.js";
 import { storeArtifact, type ArtifactLimits } from "../release/index.js";
+import { decodeStored, ReleaseConfigCodec, RolloutStateCodec, toStored } from "./codecs.js";
 import { applyCommand, rollBackActive, type RolloutCommand } from "./commands.js";
 import type { RolloutController, SlotView } from "./controller.js";
 import { asPlanner } from "./controller.js";
@@ -81,7 +82,10 @@ export class DeliveryService {
         `version ${JSON.stringify(input.version)} is not valid: expected letters, digits and ._- (at most 64), starting with a letter or digit`,
       );
     }
-    const { service, envExists, envFreeze, revision } = await this.#declared(input.service, input.env);
+    const { service, storedService, envExists, envFreeze, revision } = await this.#declared(
+      input.service,
+      input.env,
+    );
     const events: EventInput[] = [];
     const frozen = isFrozen(envFreeze, new Date(this.now()));
     if (frozen.frozen) {
@@ -153,7 +157,8 @@ export class DeliveryService {
           artifactBytes: artifact.bytes,
           artifactFiles: artifact.files,
           commit: input.commit ?? null,
-          config: service,
+          // As applied, byte for byte (what decoding would reorder or default stays as it was).
+          config: storedService,
           configRevision: revision,
           createdBy: actor,
         });
@@ -188,7 +193,7 @@ export class DeliveryService {
         previous,
         strategy,
         status: "progressing",
-        state: state as unknown as Rollout["state"],
+        state: toStored(RolloutStateCodec, state, `the first state of ${input.service} ${input.version}`),
         reason: null,
         createdBy: actor,
       },
@@ -273,7 +278,7 @@ export class DeliveryService {
       previous: live,
       strategy: "rollback",
       status: "progressing",
-      state: state as unknown as Rollout["state"],
+      state: toStored(RolloutStateCodec, state, `the first state of the rollback to ${target}`),
       reason: `rollback from ${live}, requested by ${actor}`,
       createdBy: actor,
     });
@@ -360,7 +365,13 @@ export class DeliveryService {
   async #declared(
     serviceName: string,
     env: string,
-  ): Promise<{ service: ServiceConfig; envExists: boolean; envFreeze: string[]; revision: number }> {
+  ): Promise<{
+    service: ServiceConfig;
+    storedService: JsonValue;
+    envExists: boolean;
+    envFreeze: string[];
+    revision: number;
+  }> {
     const [objects, revision] = await Promise.all([
       this.store.config.listObjects(),
       this.store.config.currentRevision(),
@@ -376,7 +387,8 @@ export class DeliveryService {
     const envFreeze =
       (envObject?.spec as { protection?: { freeze?: string[] } } | undefined)?.protection?.freeze ?? [];
     return {
-      service: service.spec as unknown as ServiceConfig,
+      service: decodeStored(ReleaseConfigCodec, service.spec, `service ${serviceName} in the applied config`),
+      storedService: service.spec,
       envExists: envObject !== undefined,
       envFreeze,
       revision,

@@ -17,6 +17,7 @@ import { startServer, type RunningServer, type ServerSettings } from "./index.js
 /** An agent that is never reachable; it records every use, so a tick after the stop would show. */
 function unreachableAgent(calls: string[]): AgentLink {
   return {
+    socketPath: "/nonexistent/agent.sock",
     client() {
       calls.push("client");
       return Promise.reject(new Error("no agent in this test"));
