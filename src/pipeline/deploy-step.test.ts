@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { DeliveryWorld } from "../rollout/test-fixtures.js";
 import { generateDataKey } from "../secrets/index.js";
 import type { PipelineRun } from "../store/index.js";
-import type { RunState } from "./types.js";
+import { RunStateCodec } from "./codecs.js";
 
 const PIPELINE = `pipelines:
   ship:
@@ -90,7 +90,7 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
     }
     const cancelled = await world.server.pipelines.cancel(second.id, "local:bob");
     expect(cancelled.status).toBe("cancelled");
-    const step = (cancelled.state as unknown as RunState).jobs[0]?.steps[1];
+    const step = RunStateCodec.decode(cancelled.state, "run").jobs[0]?.steps[1];
     expect(step?.status).toBe("cancelled");
     const rollout = (await world.server.store.delivery.listRollouts({ service: "web", limit: 1 }))[0];
     expect(rollout?.release).toBe("v2");
@@ -104,7 +104,7 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
     const repository = await withRepo(world);
     const run = await world.server.pipelines.waitForRun((await start(world, "leaky", repository)).id);
     expect(run.status).toBe("failed");
-    const state = run.state as unknown as RunState;
+    const state = RunStateCodec.decode(run.state, "run");
     expect(state.error).toContain("secret NOT_DEFINED_ANYWHERE is not defined");
     expect(state.jobs[0]?.status).toBe("skipped");
     expect(state.jobs[0]?.steps[0]?.status).toBe("pending");

@@ -12,13 +12,12 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import { ensureBuilt } from "../rollout/process-fixtures.js";
 import { isGroupAlive } from "../runtime/index.js";
-import type { JsonValue, PipelineRun } from "../store/index.js";
+import type { PipelineRun } from "../store/index.js";
 import { CLI } from "../test-support/cli.js";
+import { PipelineSpecCodec, RunStateCodec, storedForm } from "./codecs.js";
 import { createPipelineEngine } from "./engine.js";
 import { initialState } from "./run-state.js";
-import type { PipelineSpec } from "./spec.js";
 import { PipelineWorld } from "./test-fixtures.js";
-import type { RunState } from "./types.js";
 
 function startServer(dataDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
@@ -76,8 +75,8 @@ describe("pipeline runs across a control-plane kill -9", () => {
     // The test's own engine is not needed: the child's engine runs the queued run.
     await world.engine.stop();
     const store = world.store;
-    const spec = (await store.config.listObjects()).find((o) => o.kind === "pipeline")
-      ?.spec as unknown as PipelineSpec;
+    const stored = (await store.config.listObjects()).find((o) => o.kind === "pipeline");
+    const spec = PipelineSpecCodec.decode(stored?.spec ?? null, "pipeline ci");
     const queue = (): Promise<PipelineRun> =>
       store.pipelines.createRun({
         pipeline: "ci",
@@ -91,16 +90,16 @@ describe("pipeline runs across a control-plane kill -9", () => {
           repository: world?.repoId ?? null,
           inputs: {},
         },
-        spec: spec as unknown as JsonValue,
+        spec: storedForm(PipelineSpecCodec, spec),
         configRevision: 1,
         concurrencyGroup: "ci",
-        state: initialState(spec) as unknown as JsonValue,
+        state: storedForm(RunStateCodec, initialState(spec)),
       });
 
     server = await startServer(world.dataDir);
     const run = await queue();
     const pgid = await until("the slow step to run", async () => {
-      const state = (await store.pipelines.getRun(run.id)).state as unknown as RunState;
+      const state = RunStateCodec.decode((await store.pipelines.getRun(run.id)).state, "run");
       return state.jobs.find((j) => j.name === "slow")?.steps[0]?.pgid;
     });
     expect(await isGroupAlive(pgid)).toBe(true);
@@ -117,7 +116,7 @@ describe("pipeline runs across a control-plane kill -9", () => {
       return r.status === "interrupted" ? r : undefined;
     });
     expect(await isGroupAlive(pgid)).toBe(false);
-    const jobs = (interrupted.state as unknown as RunState).jobs;
+    const jobs = RunStateCodec.decode(interrupted.state, "run").jobs;
     expect(jobs.find((j) => j.name === "first")?.status).toBe("succeeded");
     expect(jobs.find((j) => j.name === "slow")?.status).toBe("interrupted");
     expect(jobs.find((j) => j.name === "slow")?.steps[0]?.status).toBe("interrupted");
@@ -140,7 +139,7 @@ describe("pipeline runs across a control-plane kill -9", () => {
         await engine.resume(run.id, "local:alice");
         const done = await engine.waitForRun(run.id, AbortSignal.timeout(30_000));
         expect(done.status).toBe("succeeded");
-        const after = (done.state as unknown as RunState).jobs;
+        const after = RunStateCodec.decode(done.state, "run").jobs;
         expect(after.find((j) => j.name === "first")?.finishedAt).toBe(
           jobs.find((j) => j.name === "first")?.finishedAt,
         );

@@ -15,7 +15,7 @@ import { createSilentLogger } from "../log/index.js";
 import { generateDataKey } from "../secrets/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import { findFreePort } from "../util/index.js";
-import type { RunState } from "./types.js";
+import { RunStateCodec } from "./codecs.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/shop/", import.meta.url));
 
@@ -103,7 +103,7 @@ describe("the example's release pipeline", () => {
       if (r.status === "waiting") break;
       if (["failed", "succeeded", "cancelled", "interrupted"].includes(r.status)) {
         throw new Error(
-          `run ended ${r.status} before the approval: ${JSON.stringify((r.state as unknown as RunState).jobs.map((j) => [j.name, j.status, j.reason]))}`,
+          `run ended ${r.status} before the approval: ${JSON.stringify(RunStateCodec.decode(r.state, "run").jobs.map((j) => [j.name, j.status, j.reason]))}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -111,7 +111,7 @@ describe("the example's release pipeline", () => {
     await expect(server.pipelines.approve(run.id, "local:alice")).rejects.toThrow(/may not approve/);
     await server.pipelines.approve(run.id, "token:bob");
     const done = await server.pipelines.waitForRun(run.id, AbortSignal.timeout(120_000));
-    const jobs = (done.state as unknown as RunState).jobs;
+    const jobs = RunStateCodec.decode(done.state, "run").jobs;
     expect(jobs.map((j) => [j.name, j.status])).toEqual([
       ["lint", "succeeded"],
       ["scan", "succeeded"],

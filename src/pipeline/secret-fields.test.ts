@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { JsonValue, PipelineRun } from "../store/index.js";
+import type { PipelineRun } from "../store/index.js";
 import type { Deployer } from "./steps.js";
 import { PipelineWorld } from "./test-fixtures.js";
-import type { RunState } from "./types.js";
+import { RunStateCodec, storedForm } from "./codecs.js";
 
 const SECRET = "probe-S3cret-value-42";
 const FORMS = [
@@ -130,7 +130,7 @@ describe("secrets in what a step produces (real store, checkout and processes)",
     );
     const first = await world.finish(await world.run("ci"));
     // What an earlier version stored: the output in clear, and the job that read it failed.
-    const state = first.state as unknown as RunState;
+    const state = RunStateCodec.decode(first.state, "run");
     for (const job of state.jobs) {
       if (job.name === "build") job.outputs = { key: SECRET };
       else job.status = "failed";
@@ -139,7 +139,7 @@ describe("secrets in what a step produces (real store, checkout and processes)",
       id: first.id,
       expectedRevision: first.revision,
       status: "failed",
-      state: state as unknown as JsonValue,
+      state: storedForm(RunStateCodec, state),
     });
     const again = await world.finish(await world.engine.rerun(first.id, "local:alice", { failedOnly: true }));
     expect(again.jobs.find((j) => j.name === "build")?.carriedFrom).toBe(first.id);
@@ -251,7 +251,7 @@ describe("secrets in what a step produces (real store, checkout and processes)",
     });
     const run = await world.finish(started);
     expect(run.status).toBe("failed");
-    const state = run.state as unknown as RunState;
+    const state = RunStateCodec.decode(run.state, "run");
     expect(state.error).toMatch(/^checkout failed: .*missing-\*\*\*/);
     // The repository's row holds the location as the operator gave it: check the run and events only.
     expect(await leaks(world, run, false)).toEqual([]);

@@ -12,6 +12,7 @@ import { DEFAULT_DATA_KEY_PATH, openDataKey } from "../secrets/index.js";
 import { openStore, type PipelineRun, type Store } from "../store/index.js";
 import { createPipelineEngine, type EngineOptions } from "./engine.js";
 import type { PipelineEngine } from "./engine-types.js";
+import { RunStateCodec } from "./codecs.js";
 import type { RunState } from "./types.js";
 
 export interface PipelineWorldOptions {
@@ -130,7 +131,7 @@ export class PipelineWorld {
 
   async finish(run: PipelineRun): Promise<PipelineRun & { jobs: RunState["jobs"] }> {
     const done = await this.engine.waitForRun(run.id, AbortSignal.timeout(60_000));
-    return { ...done, jobs: (done.state as unknown as RunState).jobs };
+    return { ...done, jobs: RunStateCodec.decode(done.state, `run ${done.id}`).jobs };
   }
 
   async stop(): Promise<void> {
