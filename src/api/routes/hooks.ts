@@ -33,21 +33,7 @@ export function registerHookRoutes(app: ZodApp, store: Store, pipelines: Pipelin
   void app.register((plugin, _opts, done) => {
     // A plugin's instance does not inherit the parent's type provider: typed again here.
     const hooks = plugin.withTypeProvider<ZodTypeProvider>();
-    hooks.removeAllContentTypeParsers();
-    hooks.addContentTypeParser(
-      "application/json",
-      { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT_BYTES },
-      (_request, body, next) => {
-        next(null, body);
-      },
-    );
-    hooks.addContentTypeParser("application/x-www-form-urlencoded", (_request, _payload, next) => {
-      next(
-        new SlipwayError("unsupported_media_type", "form-encoded webhook bodies are not accepted", {
-          hint: "choose the content type application/json in the webhook's settings",
-        }),
-      );
-    });
+    keepRawJson(hooks);
 
     hooks.post(
       "/hooks/:provider/:repository",
@@ -98,6 +84,25 @@ export function registerHookRoutes(app: ZodApp, store: Store, pipelines: Pipelin
       },
     );
     done();
+  });
+}
+
+/** JSON bodies are kept as the bytes received (an HMAC is over those); form-encoded ones are a 415. */
+function keepRawJson(hooks: ZodApp): void {
+  hooks.removeAllContentTypeParsers();
+  hooks.addContentTypeParser(
+    "application/json",
+    { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT_BYTES },
+    (_request, body, next) => {
+      next(null, body);
+    },
+  );
+  hooks.addContentTypeParser("application/x-www-form-urlencoded", (_request, _payload, next) => {
+    next(
+      new SlipwayError("unsupported_media_type", "form-encoded webhook bodies are not accepted", {
+        hint: "choose the content type application/json in the webhook's settings",
+      }),
+    );
   });
 }
 
