@@ -2,6 +2,49 @@
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/*
+ * Domain doors (issue 9; docs/architecture.md). Each folder under src/ is a domain whose index.ts is its
+ * public face: a file in src/<a>/ imports src/<b>/ only as ../<b>/index.js. Exempt as targets: fixtures
+ * (`*fixtures.ts`) and src/test-support/ files, which are test-only and excluded from the build, so no
+ * built index can export them (a test imports just the fixture it needs). The rule matches the import
+ * text, so there is one pattern per folder depth (src/<a>/x.ts and src/<a>/<sub>/x.ts).
+ *
+ * Data plane: the node agent and what it loads (agent, router, runtime, health, judge) import nothing of
+ * the control plane, so an agent never loads the store, the API server or the config loader. Tests and
+ * fixtures of those domains are exempt: they may start a control plane to drive an agent.
+ */
+const DATA_PLANE = ["agent", "router", "runtime", "health", "judge"];
+const CONTROL_PLANE = ["api", "config", "store", "rollout", "pipeline", "server", "cli", "release"];
+
+/** `up` is the relative prefix from a file at that depth back to src/ ("../" or "../../"). */
+function domainDoor(up) {
+  const prefix = up.replaceAll(".", "\\.");
+  return {
+    regex: `^${prefix}(?!\\.\\.?/)(?!test-support/)[^/]+/(?!index\\.js$)(?!.*fixtures\\.js$).+$`,
+    message: "Import another domain through its door: ../<domain>/index.js (see eslint.config.js).",
+  };
+}
+
+const dataPlaneDoor = {
+  regex: `^(\\.\\./)+(${CONTROL_PLANE.join("|")})(/|$)`,
+  message: "The data plane imports nothing of the control plane; shared bits live in src/shared.",
+};
+
+const boundaries = ["../", "../../"].flatMap((up, depth) => {
+  const inside = "*/".repeat(depth);
+  return [
+    {
+      files: [`src/*/${inside}*.ts`],
+      rules: { "no-restricted-imports": ["error", { patterns: [domainDoor(up)] }] },
+    },
+    {
+      files: DATA_PLANE.map((domain) => `src/${domain}/${inside}*.ts`),
+      ignores: ["**/*.test.ts", "**/*fixtures.ts"],
+      rules: { "no-restricted-imports": ["error", { patterns: [domainDoor(up), dataPlaneDoor] }] },
+    },
+  ];
+});
+
 export default tseslint.config(
   { ignores: ["dist/**", "dist-bench/**", "node_modules/**", "coverage/**", "**/*.js", "**/*.mjs"] },
   eslint.configs.recommended,
@@ -33,4 +76,5 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-call": "off",
     },
   },
+  ...boundaries,
 );
