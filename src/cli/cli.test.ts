@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentClient } from "../agent/index.js";
 import { CLI, readJson, readableBy, runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
 import { storeBackends } from "../test-support/stores.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 
 function stopAgentOf(dataDir: string): void {
@@ -164,10 +165,10 @@ describe.each(storeBackends())(
       });
       edit("instances: 3", "instances: 5");
       expect((await cli("apply", "--yes")).code).toBe(0);
-      const deadline = Date.now() + 10_000;
-      while (follow.output().split("config.applied").length < 3 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => follow.output().split("config.applied").length >= 3, {
+        what: "the second config.applied event in the followed output",
+        intervalMs: 50,
+      });
       expect(
         follow
           .output()

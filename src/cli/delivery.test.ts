@@ -189,6 +189,7 @@ describe("slipway deploy, rollout, rollback, releases, logs, status against a ru
       cwd: world.root,
       ready: (out) => out.includes("web.production.v1.2"),
     });
+    // The point of the test: several follow polls pass (2.5 s) and still print each line only once.
     await new Promise((r) => setTimeout(r, 2500));
     expect(await follow.stop("SIGINT")).toBe(0);
     const listening = follow.output().match(/^web\.production\.v1\.1 .*listening on/gm) ?? [];

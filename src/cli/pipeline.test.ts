@@ -10,11 +10,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import { runCli, startCli, type BackgroundCli } from "../test-support/cli.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import { writeClientFile } from "./client-file.js";
 import { standInApprovers } from "./pipeline-local.js";
@@ -352,9 +352,10 @@ pipelines:
     expect(started.code).toBe(0);
     const id = runIdOf(started.stdout);
     expect(started.stdout).toContain(`Follow it with \`slipway pipeline logs ${id} -f\`.`);
-    for (let i = 0; i < 200 && (await server.store.pipelines.getRun(id)).status !== "waiting"; i += 1) {
-      await sleep(50);
-    }
+    await waitFor(async () => (await server.store.pipelines.getRun(id)).status === "waiting", {
+      what: `run ${id} to wait for its approval`,
+      intervalMs: 50,
+    });
     const shown = (await cli(["pipeline", "show", String(id)])).stdout;
     expect(shown).toMatch(
       new RegExp(
