@@ -192,9 +192,13 @@ describe("requests the router refuses as malformed", () => {
   });
 
   it("does not count a request in flight on a connection then refused for garbage", async () => {
+    let answered = 0;
     const slow = await backend("slow", (req, res) => {
       req.resume();
-      setTimeout(() => res.end("late"), 150);
+      setTimeout(() => {
+        res.end("late");
+        answered++;
+      }, 150);
     });
     const r = await startRouter({
       services: [
@@ -216,15 +220,19 @@ describe("requests the router refuses as malformed", () => {
     client.write("yGARBAGE\r\n\r\n");
     expect(await client.response()).toMatchObject({ status: 400 });
     expect(await client.waitClosed()).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => answered === 1, { what: "the slow target to answer late" });
     await settled(r, "v1");
     expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 0, aborted: 0, errors: 0 });
   });
 
   it("does not count requests queued behind one in flight on a connection then refused", async () => {
+    let answered = 0;
     const slow = await backend("slow", (req, res) => {
       req.resume();
-      setTimeout(() => res.end("late"), 150);
+      setTimeout(() => {
+        res.end("late");
+        answered++;
+      }, 150);
     });
     const r = await startRouter({
       services: [
@@ -246,7 +254,7 @@ describe("requests the router refuses as malformed", () => {
     client.write("GARBAGE\r\n\r\n");
     expect(await client.response()).toMatchObject({ status: 400 });
     expect(await client.waitClosed()).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => answered === 2, { what: "the slow target to answer both late" });
     await settled(r, "v1");
     expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 0, aborted: 0, errors: 0 });
   });

@@ -8,11 +8,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { startCli, type BackgroundCli } from "../test-support/cli.js";
 import { SmallDisk, smallDiskSkipReason } from "../test-support/small-disk.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 const skip = smallDiskSkipReason();
 
@@ -68,11 +68,13 @@ describe("a full log disk under a real control plane", () => {
 
       small.free();
       // The writer tries again once a second; keep the requests (and their log lines) coming until then.
-      const deadline = Date.now() + 15_000;
-      while (!/dropped \d+ log lines while the disk was full/.test(logText()) && Date.now() < deadline) {
-        expect((await get("/healthz?phase=freed")).status).toBe(200);
-        await sleep(100);
-      }
+      await waitFor(
+        async () => {
+          expect((await get("/healthz?phase=freed")).status).toBe(200);
+          return /dropped \d+ log lines while the disk was full/.test(logText());
+        },
+        { what: "the dropped-lines notice in the log", timeoutMs: 15_000, intervalMs: 100 },
+      );
       const notices = logText()
         .split("\n")
         .filter((line) => line.includes("log lines while the disk was full"));
@@ -82,8 +84,9 @@ describe("a full log disk under a real control plane", () => {
       expect(notice.dropped).toBeGreaterThanOrEqual(droppedWhileFull);
 
       expect((await get("/healthz?phase=after")).status).toBe(200);
-      await sleep(200);
-      expect(logText()).toContain("/healthz?phase=after");
+      await waitFor(() => logText().includes("/healthz?phase=after"), {
+        what: "the request after the disk was freed in the log",
+      });
       expect(await droppedMetric()).toBe(notice.dropped);
       expect(server.child.exitCode).toBeNull();
       expect(server.output()).not.toMatch(/ENOSPC|Unhandled|uncaught/i);
