@@ -300,6 +300,8 @@ class Engine implements PipelineEngine {
         const done = () => {
           clearTimeout(timer);
           set.delete(done);
+          // Removed, not left to `once`: a long wait would pile one listener per round on the signal.
+          signal?.removeEventListener("abort", done);
           resolve();
         };
         const timer = setTimeout(done, 500);
