@@ -202,4 +202,17 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
     const lines = await world.engine.logs(again.id, { job: "flaky" });
     expect(lines.map((l) => l.text)).toContain("built by 1");
   }, 60_000);
+
+  it("runs its scheduler on a loop whose stats are published", async () => {
+    world = await new PipelineWorld().start(`ci:
+  on: { manual: {} }
+  jobs:
+    only: { steps: [ { run: "true" } ] }
+`);
+    const run = await world.finish(await world.run("ci"));
+    expect(run.status).toBe("succeeded");
+    const stats = world.engine.loops().map((loop) => loop.stats());
+    expect(stats).toEqual([expect.objectContaining({ name: "pipelines", errors: 0 })]);
+    expect(stats[0]?.ticks).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });
