@@ -19,15 +19,7 @@ import {
 } from "../store/index.js";
 import type { PipelineEngine, StartRunInput } from "./engine-types.js";
 import { CHAINED_SUFFIX, HOOK_MARKER, installHooks, removeHooks, SENDER_FILE } from "./hook-script.js";
-import {
-  createScheduleJob,
-  createTriggers,
-  parseLsRemote,
-  refFields,
-  validateInputs,
-  ZERO_ID,
-  type Triggers,
-} from "./triggers.js";
+import { createTriggers, ZERO_ID, type Triggers } from "./triggers.js";
 
 const execAsync = promisify(execFile);
 const KEY = generateDataKey();
@@ -91,90 +83,6 @@ async function applyPipelines(store: Store, pipelines: Record<string, JsonValue>
 }
 
 const job = { steps: [{ run: "true" }] };
-
-describe("trigger helpers", () => {
-  it("reads refs as the trigger records them", () => {
-    expect(refFields("main")).toEqual({ ref: "refs/heads/main", branch: "main", tag: null });
-    expect(refFields("refs/heads/feature/x")).toEqual({
-      ref: "refs/heads/feature/x",
-      branch: "feature/x",
-      tag: null,
-    });
-    expect(refFields("refs/tags/v1.2.0")).toEqual({ ref: "refs/tags/v1.2.0", branch: null, tag: "v1.2.0" });
-    expect(() => refFields("refs/pull/1/head")).toThrow(/neither a branch/);
-  });
-
-  it("checks manual inputs: types, choices, required, defaults, unknown names", () => {
-    const declared = {
-      target: { type: "choice", options: ["staging", "production"], default: "staging" },
-      dry: { type: "boolean", default: false },
-      note: { type: "string", required: true },
-      count: { type: "number" },
-    };
-    expect(validateInputs("release", declared, { note: "hi", dry: "true", count: "3" })).toEqual({
-      target: "staging",
-      dry: true,
-      note: "hi",
-      count: 3,
-    });
-    expect(() => validateInputs("release", declared, { target: "qa", note: "x" })).toThrow(
-      /input target: "qa" is not one of the options: staging, production/,
-    );
-    expect(() => validateInputs("release", declared, {})).toThrow(/input note is required/);
-    expect(() => validateInputs("release", declared, { note: "x", colour: "red" })).toThrow(
-      /pipeline release has no input colour; its inputs are target, dry, note, count/,
-    );
-    expect(() => validateInputs("release", declared, { note: "x", dry: "maybe" })).toThrow(
-      /input dry: expected true or false/,
-    );
-    expect(() => validateInputs("ci", {}, { x: "1" })).toThrow(/pipeline ci takes no inputs/);
-  });
-
-  it("reads ls-remote output, peeling annotated tags to their commits", () => {
-    const a = "a".repeat(40);
-    const b = "b".repeat(40);
-    const c = "c".repeat(40);
-    const text = [`${a}\tHEAD`, `${a}\trefs/heads/main`, `${b}\trefs/tags/v1`, `${c}\trefs/tags/v1^{}`].join(
-      "\n",
-    );
-    expect(parseLsRemote(text)).toEqual({ "refs/heads/main": a, "refs/tags/v1": c });
-  });
-});
-
-describe("schedules", () => {
-  it("creates croner jobs honouring the time zone, and fires a seconds pattern with its planned time", async () => {
-    const berlin = createScheduleJob(
-      { cron: "0 3 * * 1-5", timezone: "Europe/Berlin" },
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      const next = berlin.nextRun(new Date("2025-01-04T12:00:00Z")); // a Saturday
-      // Monday 03:00 in Berlin (CET, UTC+1) is 02:00 UTC.
-      expect(next?.toISOString()).toBe("2025-01-06T02:00:00.000Z");
-      const summer = berlin.nextRun(new Date("2025-07-01T12:00:00Z"));
-      expect(summer?.toISOString()).toBe("2025-07-02T01:00:00.000Z");
-    } finally {
-      berlin.stop();
-    }
-    // Vixie cron: with both day fields restricted, either matches (the 13th, or any Friday).
-    const either = new Cron("0 0 13 * 5", { timezone: "UTC", legacyMode: true, paused: true });
-    expect(either.nextRun(new Date("2025-06-01T00:00:00Z"))?.toISOString()).toBe("2025-06-06T00:00:00.000Z");
-    either.stop();
-
-    const fired: Date[] = [];
-    const everySecond = createScheduleJob(
-      { cron: "* * * * * *" },
-      (at) => fired.push(at),
-      () => undefined,
-    );
-    const deadline = Date.now() + 5_000;
-    while (fired.length < 2 && Date.now() < deadline) await sleep(50);
-    everySecond.stop();
-    expect(fired.length).toBeGreaterThanOrEqual(2);
-    for (const at of fired) expect(at.getMilliseconds()).toBe(0);
-  });
-});
 
 describe("triggers with a real store and git", () => {
   let root: string;
