@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Deployer } from "../pipeline/index.js";
 import type { Store } from "../store/index.js";
-import type { DeliveryService } from "./service.js";
+import type { DeliveryService } from "./delivery-service.js";
 import type { RolloutState } from "./types.js";
 
 const POLL_MS = 250;

@@ -23,5 +23,5 @@ export {
   type ReleaseState,
   type ReleaseWithState,
   type RolloutDetail,
-} from "./service.js";
+} from "./delivery-service.js";
 export type { RolloutPhase, RolloutState } from "./types.js";

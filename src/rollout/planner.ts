@@ -198,11 +198,12 @@ function planStep(rollout: PlannerRollout, draft: Draft, now: number): Decision 
     return draft;
   }
   const forced = s.promote === "step";
-  const held =
+  // The step's pause is over: promoted by hand, no pause at all, or its time has passed.
+  const pauseOver =
     forced ||
     step.pauseMs === null ||
     (typeof step.pauseMs === "number" && now - s.phaseSince >= step.pauseMs);
-  if (!held) return draft;
+  if (!pauseOver) return draft;
   // A step without a pause but with analysis lasts until its first passing verdict.
   if (!s.stepPassed && !forced && step.pauseMs === null) return draft;
   if (!s.stepPassed && !forced) {
