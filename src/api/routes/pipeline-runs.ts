@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { RunLogQuery } from "../../pipeline/index.js";
-import type { RunState } from "../../pipeline/index.js";
+import { RunStateCodec } from "../../pipeline/index.js";
 import type { PipelineRun, Store } from "../../store/index.js";
 import { SlipwayError } from "../../util/index.js";
 import { requireRole } from "../auth.js";
@@ -93,7 +93,10 @@ export function registerPipelineRunRoutes(
       const q = request.query;
       const { engine } = needPipelines(pipelines);
       const run = await store.pipelines.getRun(id);
-      if (q.job !== undefined && !(run.state as unknown as RunState).jobs.some((j) => j.name === q.job)) {
+      if (
+        q.job !== undefined &&
+        !RunStateCodec.decode(run.state, `pipeline run ${run.id}`).jobs.some((j) => j.name === q.job)
+      ) {
         throw new SlipwayError("not_found", `run ${run.pipeline} #${run.number} has no job ${q.job}`);
       }
       const query: RunLogQuery = {
@@ -112,9 +115,11 @@ export function registerPipelineRunRoutes(
 /** A run without its spec and state, plus each job's status. */
 export function summary(run: PipelineRun) {
   const { spec: _spec, state, ...rest } = run;
-  const jobs = ((state as unknown as RunState | null)?.jobs ?? []).map((j) => ({
-    name: j.name,
-    status: j.status,
-  }));
+  const jobs = (state === null ? [] : RunStateCodec.decode(state, `pipeline run ${run.id}`).jobs).map(
+    (j) => ({
+      name: j.name,
+      status: j.status,
+    }),
+  );
   return { ...rest, jobs };
 }

@@ -3,7 +3,7 @@
  * their commands and logs, and the watched repositories have their own files; this one registers them
  * all, so the server wires pipelines with one call.
  */
-import type { PipelineSpec } from "../../pipeline/index.js";
+import { PipelineSpecCodec } from "../../pipeline/index.js";
 import type { Store } from "../../store/index.js";
 import { requireRole } from "../auth.js";
 import * as P from "../pipeline-schemas.js";
@@ -48,7 +48,7 @@ export function registerPipelineRoutes(
       const schedules = pipelines?.triggers.schedules() ?? [];
       return Promise.all(
         objects.map(async (o) => {
-          const spec = o.spec as unknown as PipelineSpec;
+          const spec = PipelineSpecCodec.decode(o.spec, `pipeline ${o.name}`);
           const last = (await store.pipelines.listRuns({ pipeline: o.name, limit: 1 }))[0];
           const next = schedules
             .filter((s) => s.pipeline === o.name)
