@@ -40,8 +40,13 @@ export class InstanceEvents {
     // Without the header: live events only. `Last-Event-ID: 0` asks for the whole backlog.
     const header = request.headers["last-event-id"];
     const after = header === undefined ? Number.NaN : Number(header);
+    // Trap: closeAll() ends the stream before its 'close' event unsubscribes it; an instance change in
+    // between must not write after the end (an unhandled ERR_STREAM_WRITE_AFTER_END on the response).
+    const write = (text: string): void => {
+      if (!raw.writableEnded && !raw.destroyed) raw.write(text);
+    };
     const send = (e: InstanceEvent): void => {
-      raw.write(`id: ${e.seq}\nevent: instance\ndata: ${JSON.stringify(e)}\n\n`);
+      write(`id: ${e.seq}\nevent: instance\ndata: ${JSON.stringify(e)}\n\n`);
     };
     reply.hijack();
     raw.writeHead(200, {
@@ -55,7 +60,9 @@ export class InstanceEvents {
     }
     this.#listeners.add(send);
     this.#open.add(raw);
-    const heartbeat = setInterval(() => raw.write(": ping\n\n"), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => {
+      write(": ping\n\n");
+    }, HEARTBEAT_MS);
     raw.on("close", () => {
       clearInterval(heartbeat);
       this.#listeners.delete(send);
