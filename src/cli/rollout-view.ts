@@ -3,8 +3,8 @@
  * pure functions from those to text. Nothing here talks to the server, so `deploy --wait`,
  * `rollback --wait` and `rollout status` print a rollout the same way.
  */
-import type { CheckResult, Verdict } from "../judge/index.js";
-import type { RolloutState } from "../rollout/index.js";
+import type { CheckResult } from "../judge/index.js";
+import { decodeStored, RolloutStateCodec, VerdictCodec, type RolloutState } from "../rollout/index.js";
 import type { Release, Rollout, RolloutStatus, StoredVerdict } from "../store/index.js";
 import { shortTime, table, type Output } from "./output.js";
 
@@ -56,7 +56,7 @@ export interface ReleaseWithState extends Release {
 
 /** The engine's state is opaque JSON to the API; rollout/types.ts documents it. */
 export function stateOf(rollout: Rollout): RolloutState {
-  return rollout.state as unknown as RolloutState;
+  return decodeStored(RolloutStateCodec, rollout.state, `rollout ${rollout.id}`);
 }
 
 /** Whether a `--wait` is over: a final status, or promoted and now only watched. */
@@ -227,7 +227,7 @@ function resultText(output: Output, result: StoredVerdict["result"]): string {
  * its values, limits and p-value, and the samples each release served.
  */
 export function verdictLine(output: Output, stored: StoredVerdict): string {
-  const v = stored.verdict as unknown as Verdict;
+  const v = decodeStored(VerdictCodec, stored.verdict, `verdict ${stored.id}`);
   const where = stored.step === null ? stored.phase : `step ${stored.step + 1}`;
   const deciding = v.decidedBy === undefined ? undefined : v.checks[v.decidedBy];
   const checks =

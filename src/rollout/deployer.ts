@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Deployer } from "../pipeline/index.js";
 import type { Store } from "../store/index.js";
 import type { DeliveryService } from "./delivery-service.js";
-import type { RolloutState } from "./types.js";
+import { decodeStored, RolloutStateCodec } from "./codecs.js";
 
 const POLL_MS = 250;
 
@@ -29,7 +29,7 @@ export function createDeployer(store: Store, service: DeliveryService): Deployer
       let last = "";
       for (;;) {
         const r = await store.delivery.getRollout(rolloutId);
-        const s = r.state as unknown as RolloutState;
+        const s = decodeStored(RolloutStateCodec, r.state, `rollout ${r.id}`);
         const line = `${r.status} · ${s.phase}${s.step >= 0 && s.spec.steps.length > 0 ? ` · step ${Math.min(s.step + 1, s.spec.steps.length)}/${s.spec.steps.length}` : ""} · ${s.weight}% to ${r.release}${s.lastVerdict === undefined ? "" : ` · last verdict ${s.lastVerdict.result}`}`;
         if (line !== last) {
           progress(line);

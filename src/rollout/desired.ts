@@ -6,7 +6,7 @@
 import type { InstanceStatus } from "../runtime/index.js";
 import type { RouteService } from "../router/index.js";
 import type { Rollout, Slot } from "../store/index.js";
-import type { RolloutState } from "./types.js";
+import { decodeStored, RolloutStateCodec } from "./codecs.js";
 
 export type ReleaseRole = "stable" | "canary" | "previous" | "warm";
 
@@ -50,7 +50,7 @@ export function desiredReleases(
     if (!out.some((o) => o.version === d.version)) out.push(d);
   };
   if (rollout !== undefined && (rollout.status === "progressing" || rollout.status === "paused")) {
-    const state = rollout.state as unknown as RolloutState;
+    const state = decodeStored(RolloutStateCodec, rollout.state, `rollout ${rollout.id}`);
     add({
       version: rollout.release,
       role: "canary",

@@ -25,3 +25,4 @@ export {
   type RolloutDetail,
 } from "./delivery-service.js";
 export type { RolloutPhase, RolloutState } from "./types.js";
+export { decodeStored, RolloutStateCodec, VerdictCodec } from "./codecs.js";
