@@ -159,11 +159,14 @@ function inOrderOf(stored: unknown, value: unknown): unknown {
 }
 
 /**
- * A value in the column's stored form (un-enveloped, see above), checked against the codec's schema on
- * the way: what is written must be readable by `decode`.
+ * A value in the column's stored form, checked against the codec's schema on the way: what is written
+ * must be readable by `decode`. Version 1 is written un-enveloped (see above); a later version with its
+ * envelope, or its rows would read back as version 1 and be migrated twice.
  */
 export function toStored<T>(codec: JsonCodec<T>, value: T, where: string): JsonValue {
   const enveloped = codec.encode(value);
+  // From version 2 on the envelope is what tells a reader which migrations a row still needs.
+  if (codec.version > 1) return enveloped;
   if (enveloped === null || typeof enveloped !== "object" || Array.isArray(enveloped)) return enveloped;
   const data = enveloped.data;
   if (data === undefined) return null;
