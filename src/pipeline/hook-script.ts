@@ -26,12 +26,9 @@
  * The hooks directory is what git uses (`git rev-parse --git-path hooks`), so `core.hooksPath` is
  * honoured.
  */
-import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
-
-const exec = promisify(execFile);
+import { runGit } from "../util/index.js";
 
 /** Every file Slipway writes carries this; a hook with it is Slipway's own. */
 export const HOOK_MARKER = "slipway-hook v1";
@@ -323,33 +320,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Variables that would point git at another repository than the one named with -C. */
-const REPOSITORY_VARIABLES = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_COMMON_DIR",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-];
-
-/** The environment for git commands about a repository named with -C. */
-export function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0" };
-  for (const name of REPOSITORY_VARIABLES) Reflect.deleteProperty(env, name);
-  return env;
-}
-
-function stderrOr(e: { stderr?: string; message: string }): string {
-  return e.stderr !== undefined && e.stderr.trim() !== "" ? e.stderr : e.message;
-}
-
-async function git(location: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec("git", ["-C", location, ...args], { env: gitEnv(), timeout: 10_000 });
-    return stdout.trim();
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`git ${args.join(" ")} in ${location} failed: ${stderrOr(e).trim()}`);
-  }
+function git(location: string, args: string[]): Promise<string> {
+  return runGit(["-C", location, ...args], { timeoutMs: 10_000 });
 }

@@ -11,6 +11,7 @@ import type { EventInput, PipelineRun } from "../store/index.js";
 import { saveArtifact, saveCache } from "./artifacts.js";
 import type { StepLog } from "./exec/step-log.js";
 import { evaluateCondition, type ExpressionContext } from "./expressions.js";
+import { CancelledBy } from "./run-state.js";
 import type { JobSpec, PipelineSpec, RetrySpec, StepSpec } from "./spec.js";
 import { runStep, type Deployer, type StepOutcome } from "./steps.js";
 import type { JobState, StepState } from "./types.js";
@@ -103,7 +104,7 @@ export async function runJob(rt: JobRuntime): Promise<void> {
 
   if (rt.signal.aborted) {
     const reason = rt.signal.reason as unknown;
-    const cancelled = reason instanceof Error && reason.message.startsWith("cancelled by");
+    const cancelled = reason instanceof CancelledBy;
     job.status = cancelled ? "cancelled" : "interrupted";
     job.reason = reason instanceof Error ? reason.message : "stopped";
   } else if (outcome === "succeeded") {

@@ -3,13 +3,8 @@
  * and why), refs that are safe to hand to git, `ls-remote` output, where a watched repository is, what
  * a branch or tag names, a repository's default branch, and the paths a local push changed.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import type { WatchedRepository } from "../store/index.js";
-import { SlipwayError } from "../util/index.js";
-import { gitEnv } from "./hook-script.js";
-
-const exec = promisify(execFile);
+import { runGit, SlipwayError } from "../util/index.js";
 
 /** `git ls-remote` output → ref → commit (an annotated tag's peeled commit, not the tag object). */
 export function parseLsRemote(text: string): Record<string, string> {
@@ -43,28 +38,9 @@ export function isZeroId(id: string): boolean {
   return /^0+$/.test(id);
 }
 
-export async function git(args: string[], timeoutMs = 15_000, signal?: AbortSignal): Promise<string> {
-  try {
-    const { stdout } = await exec("git", args, {
-      ...(signal === undefined ? {} : { signal }),
-      env: gitEnv(),
-      timeout: timeoutMs,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return stdout.trim();
-  } catch (err) {
-    const e = err as { stderr?: string; message: string; killed?: boolean };
-    const why =
-      e.killed === true
-        ? `no answer within ${timeoutMs / 1000} s`
-        : (e.stderr !== undefined && e.stderr.trim() !== "" ? e.stderr : e.message).trim();
-    throw new Error(
-      `git ${args
-        .filter((a) => a !== "-C")
-        .slice(1, 3)
-        .join(" ")}: ${why.split("\n").slice(-3).join(" ")}`,
-    );
-  }
+/** A git command for the triggers: `runGit` (src/util/git.ts) with their 15 s default. */
+export function git(args: string[], timeoutMs = 15_000, signal?: AbortSignal): Promise<string> {
+  return runGit(args, { timeoutMs, ...(signal === undefined ? {} : { signal }) });
 }
 
 export async function gitOrUndefined(args: string[]): Promise<string | undefined> {

@@ -3,29 +3,13 @@
  * shares the repository's objects), or a clone of a URL. Removed when the run ends; artifacts and
  * caches are saved outside it.
  */
-import { execFile } from "node:child_process";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { promisify } from "node:util";
-import { SlipwayError } from "../util/index.js";
+import { runGit } from "../util/index.js";
 
-const run = promisify(execFile);
-
-async function git(args: string[], cwd?: string): Promise<string> {
-  try {
-    const { stdout } = await run("git", args, {
-      cwd,
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-    });
-    return stdout.trim();
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new SlipwayError(
-      "invalid_request",
-      `git ${args[0] ?? ""} failed: ${(e.stderr ?? e.message).trim().split("\n").slice(-3).join(" ")}`,
-    );
-  }
+/** No time limit: a clone or checkout of a large repository takes what it takes (a cancel ends the run). */
+function git(args: string[], cwd?: string): Promise<string> {
+  return runGit(args, { timeoutMs: 0, ...(cwd === undefined ? {} : { cwd }) });
 }
 
 export interface Checkout {

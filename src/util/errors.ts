@@ -248,6 +248,12 @@ const catalogue = {
     title: "Stored state unreadable",
     meaning: "A stored row cannot be read by this version; the detail names the row.",
   },
+  git_failed: {
+    status: 502,
+    title: "Git failed",
+    meaning:
+      "A git command the server ran failed: a repository unreachable, a ref or commit missing, no answer in time; the detail carries git's own last lines.",
+  },
   server_unreachable: {
     status: 502,
     title: "Server unreachable",

@@ -16,6 +16,7 @@ export {
   type ErrorCodeEntry,
   type SlipwayErrorOptions,
 } from "./errors.js";
+export { gitEnv, gitSubcommand, runGit, type GitOptions } from "./git.js";
 export { findFreePort, isPortFree } from "./ports.js";
 export {
   PRIVATE_DIR_MODE,
