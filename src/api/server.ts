@@ -123,7 +123,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   // Route files get the instance typed by the zod schemas, so handlers read typed requests.
   const typed = app.withTypeProvider<ZodTypeProvider>();
   registerStatusRoutes(typed, options.store, options.info);
-  registerConfigRoutes(app, options.store, options.delivery);
+  registerConfigRoutes(typed, options.store, options.delivery);
   registerTokenRoutes(typed, options.store);
   registerEventRoutes(typed, options.store, streams);
   registerDeliveryRoutes(typed, options.store, options.delivery);

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import {
   computePlan,
@@ -16,6 +15,7 @@ import type { Store } from "../../store/index.js";
 import { SlipwayError } from "../../util/index.js";
 import { requireRole } from "../auth.js";
 import * as S from "../schemas.js";
+import type { ZodApp } from "../zod-schema.js";
 import type { DeliveryApi } from "./delivery.js";
 
 /**
@@ -24,7 +24,7 @@ import type { DeliveryApi } from "./delivery.js";
  * on meanwhile the apply is refused as stale, so nobody applies a plan they did not read.
  */
 export function registerConfigRoutes(
-  app: FastifyInstance,
+  app: ZodApp,
   store: Store,
   delivery?: Pick<DeliveryApi, "controller">,
 ): void {
@@ -49,7 +49,7 @@ export function registerConfigRoutes(
     },
     async (request) => {
       requireRole(request, "viewer");
-      const body = request.body as z.output<typeof S.ConfigSourceBody>;
+      const body = request.body;
       const loaded = await parser.parse(body.source, body.file);
       const baseRevision = await store.config.currentRevision();
       const plan = computePlan(await store.config.listObjects(), desiredObjects(loaded.config));
@@ -70,7 +70,7 @@ export function registerConfigRoutes(
     },
     async (request) => {
       const principal = requireRole(request, "operator");
-      const body = request.body as z.output<typeof S.ApplyBody>;
+      const body = request.body;
       const loaded = await parser.parse(body.source, body.file);
       const current = await store.config.currentRevision();
       if (current !== body.baseRevision) throw stalePlan(body.baseRevision, current);
@@ -115,8 +115,7 @@ export function registerConfigRoutes(
     },
     async (request) => {
       requireRole(request, "viewer");
-      const query = request.query as z.output<typeof S.RevisionQuery>;
-      return { revisions: await store.config.listRevisions(query) };
+      return { revisions: await store.config.listRevisions(request.query) };
     },
   );
 
@@ -133,7 +132,7 @@ export function registerConfigRoutes(
     },
     async (request) => {
       requireRole(request, "viewer");
-      const { revision } = request.params as z.output<typeof S.RevisionParams>;
+      const { revision } = request.params;
       return store.config.getRevision(revision);
     },
   );
