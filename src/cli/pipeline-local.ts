@@ -29,13 +29,19 @@ import {
   type PipelineConfig,
 } from "../config/index.js";
 import { createSilentLogger } from "../log/index.js";
-import { createPipelineEngine } from "../pipeline/index.js";
+import { createPipelineEngine, RunStateCodec } from "../pipeline/index.js";
 import { personOf } from "../pipeline/index.js";
 import type { PipelineEngine } from "../pipeline/index.js";
 import { refFields, validateInputs } from "../pipeline/index.js";
 import type { JobState } from "../pipeline/index.js";
 import { describeWorkingTree } from "../pipeline/index.js";
-import { FINAL_RUN_STATUSES, openStore, type PipelineTrigger, type Store } from "../store/index.js";
+import {
+  FINAL_RUN_STATUSES,
+  openStore,
+  type PipelineRun,
+  type PipelineTrigger,
+  type Store,
+} from "../store/index.js";
 import { SlipwayError } from "../util/index.js";
 import type { CliContext } from "./context.js";
 import { EXIT_INTERRUPTED } from "./pipeline-follow.js";
@@ -103,7 +109,7 @@ export async function runLocally(ctx: CliContext, options: LocalRunOptions): Pro
       secret: (name) => ctx.env[name],
     });
     // Subscribed before the engine starts: not even the first line can be missed.
-    const run = (await engine.startRun({ pipeline: options.pipeline, trigger })) as unknown as RunView;
+    const run = runView(await engine.startRun({ pipeline: options.pipeline, trigger }));
     const names = new StepNames(run);
     const unsubscribe = engine.subscribe(run.id, (line) => {
       if (options.json !== true) output.out(logLineText(output, names, line));
@@ -119,8 +125,13 @@ export async function runLocally(ctx: CliContext, options: LocalRunOptions): Pro
     await engine.start();
     const final = await watcher.watch();
     unsubscribe();
-    if (options.json === true) output.json(final);
-    else output.out(`\n${renderRun(output, final)}\n\n${outcomeLine(output, final)}`);
+    // --json prints the run as stored (as the API answers it); decoding would reorder its state's keys.
+    if (options.json === true) {
+      output.json(final);
+    } else {
+      const view = runView(final);
+      output.out(`\n${renderRun(output, view)}\n\n${outcomeLine(output, view)}`);
+    }
     if (watcher.interrupted) return EXIT_INTERRUPTED;
     return final.status === "succeeded" ? 0 : 1;
   } finally {
@@ -146,7 +157,8 @@ class LocalWatcher {
     private readonly dir: string,
   ) {}
 
-  async watch(): Promise<RunView> {
+  /** Resolves with the run as stored once it has ended. */
+  async watch(): Promise<PipelineRun> {
     const onSignal = (): void => {
       this.#cancel();
     };
@@ -154,8 +166,9 @@ class LocalWatcher {
     process.on("SIGTERM", onSignal);
     try {
       for (;;) {
-        const current = (await this.store.pipelines.getRun(this.run.id)) as unknown as RunView;
-        if (FINAL_RUN_STATUSES.includes(current.status)) return current;
+        const stored = await this.store.pipelines.getRun(this.run.id);
+        if (FINAL_RUN_STATUSES.includes(stored.status)) return stored;
+        const current = runView(stored);
         for (const job of current.state.jobs) {
           if (job.waiting === undefined || this.#stop.signal.aborted) continue;
           const key = `${job.name}\u0000${job.waiting.step}\u0000${job.waiting.since}`;
@@ -226,6 +239,11 @@ class LocalWatcher {
     for (const by of standIns) await this.engine.approve(run.id, by, job.name);
     output.err(output.c.dim(`approved ${job.name} locally as ${standIns.join(", ")}`));
   }
+}
+
+/** A stored run as the views show it: its JSON state read through the run state codec (checked, not cast). */
+function runView(run: PipelineRun): RunView {
+  return { ...run, state: RunStateCodec.decode(run.state, `pipeline run ${run.id}`) };
 }
 
 /**
