@@ -6,10 +6,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Problem } from "../api/index.js";
 import { openStore } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { DeliveryWorld } from "./test-fixtures.js";
 
 describe("deploy artifacts (agent + control plane in process, SQLite)", () => {
@@ -66,11 +66,12 @@ describe("deploy artifacts (agent + control plane in process, SQLite)", () => {
     }
     const answer = deploy(w, big).catch((err: unknown) => err);
     const service = join(w.dataDir, "releases", "web");
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(service) || !readdirSync(service).some((n) => n.startsWith(".tmp-"))) {
-      if (Date.now() > deadline) throw new Error("the copy never started");
-      await sleep(2);
-    }
+    // Polled often: the stop must land while the copy is still early.
+    await waitFor(() => existsSync(service) && readdirSync(service).some((n) => n.startsWith(".tmp-")), {
+      what: "the copy to start (a .tmp- directory under releases/web)",
+      timeoutMs: 20_000,
+      intervalMs: 2,
+    });
     const stopAt = Date.now();
     await w.server.stop();
     const stopMs = Date.now() - stopAt;

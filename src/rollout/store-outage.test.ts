@@ -97,6 +97,7 @@ describe.skipIf(postgresBaseUrl() === null)(
 
       await setReadOnly(store.databaseUrl!, true);
       const atOutage = load.snapshot();
+      // The scenario itself, not a wait for something: the store stays read-only this long.
       await sleep(OUTAGE_MS);
 
       // Nothing moved: the stored rollout is the one of the step, and traffic is still split 50/50.

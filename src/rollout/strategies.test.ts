@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Rollout } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import {
   agentInstances,
   DeliveryWorld,
@@ -174,17 +175,25 @@ describe("rollout strategies under load (agent + control plane in process, SQLit
     load = startLoad(w.routerUrl, RPS);
     const second = await w.deploy("v2");
     // While the rollout is still in preview, no user has been answered by v2.
+    // Watched at every poll until the rollout leaves progressing; what was seen is asserted after the
+    // wait (an assertion failing inside the condition would only count as "not yet").
+    const clients = load;
     let previewSeen = false;
-    for (;;) {
-      const before = load.snapshot();
-      const r = await w.rollout(second.id);
-      if (r.status !== "progressing") break;
-      if (stateOf(r).phase === "preview") {
-        previewSeen = true;
-        expect(before.byRelease.v2).toBeUndefined();
-      }
-      await sleep(50);
-    }
+    let v2AnswersInPreview: number | undefined;
+    await waitFor(
+      async () => {
+        const before = clients.snapshot();
+        const r = await w.rollout(second.id);
+        if (r.status !== "progressing") return true;
+        if (stateOf(r).phase === "preview") {
+          previewSeen = true;
+          v2AnswersInPreview ??= before.byRelease.v2;
+        }
+        return false;
+      },
+      { what: `rollout ${second.id} to leave progressing`, timeoutMs: 60_000, intervalMs: 50 },
+    );
+    expect(v2AnswersInPreview).toBeUndefined();
     const done = await w.waitFor(second.id, ["succeeded", "rolled-back", "failed"]);
     expect(done.status).toBe("succeeded");
     expect(await answers(w)).toEqual({ "200 v2": 20 });
@@ -232,7 +241,8 @@ describe("rollout strategies under load (agent + control plane in process, SQLit
       return stateOf(r).phase === "step" ? r : undefined;
     });
     expect(atStep.status).toBe("progressing");
-    // Holds: a while later it is still there, with both releases answering.
+    // Holds: a while later it is still there, with both releases answering. The sleep is the scenario
+    // (nothing may happen during it), not a wait for something.
     await sleep(1500);
     const held = await w.rollout(second.id);
     expect(held.status).toBe("progressing");

@@ -7,12 +7,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Agent as HttpAgent, request } from "undici";
 import { createAgent, type Agent } from "../agent/index.js";
 import { createSilentLogger } from "../log/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
 import type { Rollout, StoreOptions } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import { writeTestArtifact, type Behaviour } from "./process-world-fixtures.js";
 
@@ -118,17 +118,16 @@ export class DeliveryWorld {
 
   /** Waits until the rollout's status is one of `statuses`; fails with its state after `timeoutMs`. */
   async waitFor(id: number, statuses: Rollout["status"][], timeoutMs = 30_000): Promise<Rollout> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await this.rollout(id);
-      if (statuses.includes(r.status)) return r;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `rollout ${id} is ${r.status} (${JSON.stringify(r.state)}), not ${statuses.join("/")}`,
-        );
-      }
-      await sleep(100);
-    }
+    return waitFor(
+      async () => {
+        const r = await this.rollout(id);
+        // Thrown rather than returned so that the timeout error carries the rollout's last state.
+        if (!statuses.includes(r.status))
+          throw new Error(`rollout ${id} is ${r.status} (${JSON.stringify(r.state)})`);
+        return r;
+      },
+      { what: `rollout ${id} to be ${statuses.join("/")}`, timeoutMs, intervalMs: 100 },
+    );
   }
 
   async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
@@ -248,26 +247,16 @@ export async function eventsOf(
   return res.events;
 }
 
-/** Polls `probe` until it returns something other than undefined/false; fails naming `what` after `timeoutMs`. */
+/**
+ * `waitFor` (test-support/wait-for.ts) with the signature many rollout tests use: what first, a 20 s
+ * deadline, a 100 ms pause (each probe is an API call or more). The probe's value is returned once truthy.
+ */
 export async function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err instanceof Error ? err.message : JSON.stringify(err);
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last === "" ? "" : ` (last error: ${last})`}`);
-    }
-    await sleep(100);
-  }
+  return waitFor(probe, { what, timeoutMs, intervalMs: 100 });
 }
 
 /** Whether a process with this pid exists (signal 0 checks without signalling). */
