@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import type { SlotView } from "./controller.js";
 import { ensureBuilt, ProcessWorld, type Behaviour } from "./process-fixtures.js";
 import { startLoad, type LoadResult } from "./test-fixtures.js";
@@ -50,21 +51,30 @@ const CASES: Case[] = [
   },
 ];
 
+const ENDED: Rollout["status"][] = ["succeeded", "rolled-back", "failed", "aborted"];
+
 /** Polls the rollout and the slot until `during` holds; returns both as they were then. */
 async function waitForPhase(
   w: ProcessWorld,
   id: number,
   { during, name }: Case,
 ): Promise<{ rollout: Rollout; slot: SlotView }> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const [rollout, slot] = await Promise.all([w.rollout(id), w.slot()]);
-    if (during(rollout, rollout.state as unknown as RolloutState, slot)) return { rollout, slot };
-    if (Date.now() > deadline || ["succeeded", "rolled-back", "failed", "aborted"].includes(rollout.status)) {
-      throw new Error(`never saw rollout ${id} ${name}: ${rollout.status} ${JSON.stringify(rollout.state)}`);
-    }
-    await sleep(50);
+  const seen = await waitFor(
+    async () => {
+      const [rollout, slot] = await Promise.all([w.rollout(id), w.slot()]);
+      const caught = during(rollout, rollout.state as unknown as RolloutState, slot);
+      // An ended rollout stops the wait at once: the phase can no longer come.
+      if (caught || ENDED.includes(rollout.status)) return { rollout, slot, caught };
+      throw new Error(`rollout ${id} is ${rollout.status} ${JSON.stringify(rollout.state)}`);
+    },
+    { what: `rollout ${id} ${name}`, timeoutMs: 60_000, intervalMs: 50 },
+  );
+  if (!seen.caught) {
+    throw new Error(
+      `never saw rollout ${id} ${name}: ${seen.rollout.status} ${JSON.stringify(seen.rollout.state)}`,
+    );
   }
+  return { rollout: seen.rollout, slot: seen.slot };
 }
 
 function ok(seen: LoadResult): void {
@@ -98,6 +108,7 @@ describe("control-plane kill -9 mid-rollout (agent and control plane as processe
 
       await w.killControlPlane();
       const atKill = load.snapshot();
+      // The scenario itself, not a wait for something: the control plane stays down this long.
       await sleep(DOWN_MS);
       // The agent keeps serving with the last route table while nobody drives it.
       const hits = await Promise.all(Array.from({ length: 5 }, () => w.hit()));

@@ -28,11 +28,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent as HttpAgent, request } from "undici";
 import type { InstanceStatus } from "../runtime/index.js";
 import type { Rollout, RolloutStatus, StoredVerdict } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import type { SlotView } from "./controller.js";
 import type { RolloutState } from "./types.js";
@@ -442,15 +442,15 @@ export class ProcessWorld {
 
   /** The slot of web in production once the control plane has ticked (its view is empty before). */
   async slot(timeoutMs = 20_000): Promise<SlotView> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const view = (await this.deployments()).slots.find(
-        (s) => s.service === "web" && s.env === "production",
-      );
-      if (view !== undefined && view.releases.length > 0) return view;
-      if (Date.now() > deadline) throw new Error("the control plane shows no slot for web in production");
-      await sleep(100);
-    }
+    return waitFor(
+      async () => {
+        const view = (await this.deployments()).slots.find(
+          (s) => s.service === "web" && s.env === "production",
+        );
+        return view !== undefined && view.releases.length > 0 && view;
+      },
+      { what: "the control plane to show a slot for web in production", timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** The rollout events of one rollout (oldest first). */
@@ -470,15 +470,17 @@ export class ProcessWorld {
     timeoutMs = 60_000,
     pollMs = 50,
   ): Promise<Rollout> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await this.rollout(id);
-      if (done(r, r.state as unknown as RolloutState)) return r;
-      if (Date.now() > deadline) {
-        throw new Error(`rollout ${id} is ${r.status} (${JSON.stringify(r.state)}), not ${what}`);
-      }
-      await sleep(pollMs);
-    }
+    return waitFor(
+      async () => {
+        const r = await this.rollout(id);
+        // Thrown rather than returned so that the timeout error carries the rollout's last state.
+        if (!done(r, r.state as unknown as RolloutState)) {
+          throw new Error(`rollout ${id} is ${r.status} (${JSON.stringify(r.state)})`);
+        }
+        return r;
+      },
+      { what: `rollout ${id} to be ${what}`, timeoutMs, intervalMs: pollMs },
+    );
   }
 
   waitFor(id: number, statuses: RolloutStatus[], timeoutMs = 60_000): Promise<Rollout> {
