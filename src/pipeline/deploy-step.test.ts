@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { DeliveryWorld } from "../rollout/test-fixtures.js";
 import { generateDataKey } from "../secrets/index.js";
 import type { PipelineRun } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { RunStateCodec } from "./codecs.js";
 
 const PIPELINE = `pipelines:
@@ -83,11 +84,14 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
 
     // v2 holds at 50 % until someone promotes: cancel the run meanwhile.
     const second = await start(world, "ship", repository);
-    for (;;) {
-      const rollouts = await world.server.store.delivery.listRollouts({ service: "web", active: true });
-      if (rollouts[0]?.release === "v2" && (rollouts[0].state as { phase?: string }).phase === "step") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { delivery } = world.server.store;
+    await waitFor(
+      async () => {
+        const rollouts = await delivery.listRollouts({ service: "web", active: true });
+        return rollouts[0]?.release === "v2" && (rollouts[0].state as { phase?: string }).phase === "step";
+      },
+      { what: "the v2 rollout to hold at its canary step", timeoutMs: 60_000, intervalMs: 100 },
+    );
     const cancelled = await world.server.pipelines.cancel(second.id, "local:bob");
     expect(cancelled.status).toBe("cancelled");
     const step = RunStateCodec.decode(cancelled.state, "run").jobs[0]?.steps[1];

@@ -7,13 +7,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
 import { ensureBuilt } from "../rollout/process-fixtures.js";
 import { isGroupAlive } from "../runtime/index.js";
 import type { PipelineRun } from "../store/index.js";
 import { CLI } from "../test-support/cli.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { PipelineSpecCodec, RunStateCodec, storedForm } from "./codecs.js";
 import { createPipelineEngine } from "./engine.js";
 import { initialState } from "./run-state.js";
@@ -37,15 +37,8 @@ function startServer(dataDir: string): Promise<ChildProcess> {
   });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Each probe reads the shared SQLite file: every 100 ms is enough, and 30 s covers a control-plane start. */
+const POLL = { timeoutMs: 30_000, intervalMs: 100 };
 
 describe("pipeline runs across a control-plane kill -9", () => {
   let world: PipelineWorld | undefined;
@@ -98,23 +91,33 @@ describe("pipeline runs across a control-plane kill -9", () => {
 
     server = await startServer(world.dataDir);
     const run = await queue();
-    const pgid = await until("the slow step to run", async () => {
-      const state = RunStateCodec.decode((await store.pipelines.getRun(run.id)).state, "run");
-      return state.jobs.find((j) => j.name === "slow")?.steps[0]?.pgid;
-    });
+    const pgid = await waitFor(
+      async () => {
+        const state = RunStateCodec.decode((await store.pipelines.getRun(run.id)).state, "run");
+        return state.jobs.find((j) => j.name === "slow")?.steps[0]?.pgid;
+      },
+      { what: "the slow step to run", ...POLL },
+    );
     expect(await isGroupAlive(pgid)).toBe(true);
 
-    server.kill("SIGKILL");
-    await sleep(300);
+    const killed = server;
+    killed.kill("SIGKILL");
+    await waitFor(() => killed.exitCode !== null || killed.signalCode !== null, {
+      what: "the killed control plane to exit",
+      ...POLL,
+    });
     // The step outlived its control plane (own process group), and a run queued now must survive too.
     expect(await isGroupAlive(pgid)).toBe(true);
     const queued = await queue();
 
     server = await startServer(world.dataDir);
-    const interrupted = await until("the run to be interrupted", async () => {
-      const r = await store.pipelines.getRun(run.id);
-      return r.status === "interrupted" ? r : undefined;
-    });
+    const interrupted = await waitFor(
+      async () => {
+        const r = await store.pipelines.getRun(run.id);
+        return r.status === "interrupted" && r;
+      },
+      { what: "the run to be interrupted", ...POLL },
+    );
     expect(await isGroupAlive(pgid)).toBe(false);
     const jobs = RunStateCodec.decode(interrupted.state, "run").jobs;
     expect(jobs.find((j) => j.name === "first")?.status).toBe("succeeded");
@@ -122,9 +125,9 @@ describe("pipeline runs across a control-plane kill -9", () => {
     expect(jobs.find((j) => j.name === "slow")?.steps[0]?.status).toBe("interrupted");
 
     // The queued run was kept; with the group free it runs (and waits on the gate like the first did).
-    await until("the queued run to start", async () => {
-      const r = await store.pipelines.getRun(queued.id);
-      return r.status === "running" ? r : undefined;
+    await waitFor(async () => (await store.pipelines.getRun(queued.id)).status === "running", {
+      what: "the queued run to start",
+      ...POLL,
     });
     server.kill("SIGTERM");
     await new Promise((resolve) => server?.once("exit", resolve));

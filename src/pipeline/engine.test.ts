@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../test-support/wait-for.js";
+import { RunStateCodec } from "./codecs.js";
 import { PipelineWorld } from "./test-fixtures.js";
 
 describe("pipeline engine (real store, real git checkout, real processes)", () => {
@@ -152,7 +154,15 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
         - run: sleep 600 & sleep 600
 `);
     const started = await world.run("ci");
-    await new Promise((r) => setTimeout(r, 1500));
+    // Cancelled once the step's process group runs (its pgid is stored), so there is a group to kill.
+    const { store } = world;
+    await waitFor(
+      async () => {
+        const run = await store.pipelines.getRun(started.id);
+        return RunStateCodec.decode(run.state, `run ${run.id}`).jobs[0]?.steps[0]?.pgid;
+      },
+      { what: "the slow step's process group to start" },
+    );
     const cancelled = await world.engine.cancel(started.id, "local:bob");
     expect(cancelled.status).toBe("cancelled");
     const job = (await world.finish(started)).jobs[0];
@@ -169,8 +179,14 @@ describe("pipeline engine (real store, real git checkout, real processes)", () =
         - run: echo released
 `);
     const run = await world.run("ci", {}, "local:alice");
-    await new Promise((r) => setTimeout(r, 1500));
-    const waiting = await world.store.pipelines.getRun(run.id);
+    const { store } = world;
+    const waiting = await waitFor(
+      async () => {
+        const r = await store.pipelines.getRun(run.id);
+        return r.status === "waiting" && r;
+      },
+      { what: `run ${run.id} to wait for its approval` },
+    );
     expect(waiting.status).toBe("waiting");
     await expect(world.engine.approve(run.id, "local:alice")).rejects.toThrow(/may not approve/);
     await world.engine.approve(run.id, "token:bob");

@@ -14,6 +14,7 @@ import { computePlan, desiredObjects, parseConfig, toChangeInputs } from "../con
 import { createSilentLogger } from "../log/index.js";
 import { generateDataKey } from "../secrets/index.js";
 import { startServer, type RunningServer } from "../server/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import { RunStateCodec } from "./codecs.js";
 
@@ -98,15 +99,22 @@ describe("the example's release pipeline", () => {
       },
     });
     // Wait for the approval; alice started the run, so she may not approve it.
-    for (;;) {
-      const r = await store.pipelines.getRun(run.id);
-      if (r.status === "waiting") break;
-      if (["failed", "succeeded", "cancelled", "interrupted"].includes(r.status)) {
-        throw new Error(
-          `run ended ${r.status} before the approval: ${JSON.stringify(RunStateCodec.decode(r.state, "run").jobs.map((j) => [j.name, j.status, j.reason]))}`,
+    // A run that ends instead stops the wait at once, and fails naming its jobs.
+    const waiting = await waitFor(
+      async () => {
+        const r = await store.pipelines.getRun(run.id);
+        return (
+          (r.status === "waiting" ||
+            ["failed", "succeeded", "cancelled", "interrupted"].includes(r.status)) &&
+          r
         );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      },
+      { what: `run ${run.id} to wait for its approval`, timeoutMs: 120_000, intervalMs: 200 },
+    );
+    if (waiting.status !== "waiting") {
+      throw new Error(
+        `run ended ${waiting.status} before the approval: ${JSON.stringify(RunStateCodec.decode(waiting.state, "run").jobs.map((j) => [j.name, j.status, j.reason]))}`,
+      );
     }
     await expect(server.pipelines.approve(run.id, "local:alice")).rejects.toThrow(/may not approve/);
     await server.pipelines.approve(run.id, "token:bob");

@@ -5,7 +5,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Cron } from "croner";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSilentLogger } from "../log/index.js";
@@ -17,6 +16,7 @@ import {
   type PipelineRun,
   type Store,
 } from "../store/index.js";
+import { waitFor } from "../test-support/wait-for.js";
 import type { PipelineEngine, StartRunInput } from "./engine-types.js";
 import { CHAINED_SUFFIX, HOOK_MARKER, installHooks, removeHooks, SENDER_FILE } from "./hook-script.js";
 import { createTriggers, ZERO_ID, type Triggers } from "./triggers.js";
@@ -138,8 +138,7 @@ describe("triggers with a real store and git", () => {
       nightly: { on: { schedule: [{ cron: "* * * * * *", timezone: "UTC" }] }, jobs: { a: job } },
       manual: { on: { manual: {} }, jobs: { a: job } },
     });
-    const deadline = Date.now() + 5_000;
-    while (started.length === 0 && Date.now() < deadline) await sleep(50);
+    await waitFor(() => started.length > 0, { what: "the every-second schedule to fire", intervalMs: 50 });
     expect(triggers.schedules().map((s) => s.cron)).toEqual(["* * * * * *"]);
     const fire = started[0];
     expect(fire?.pipeline).toBe("nightly");
@@ -153,7 +152,10 @@ describe("triggers with a real store and git", () => {
     expect(Date.parse(fire?.trigger.scheduledAt ?? "") % 1000).toBe(0);
 
     await applyPipelines(store, { manual: { on: { manual: {} }, jobs: { a: job } } });
-    await sleep(100);
+    const running = triggers;
+    await waitFor(() => running.schedules().length === 0, {
+      what: "the schedules to be rebuilt without nightly",
+    });
     expect(triggers.schedules()).toEqual([]);
   });
 

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SmallDisk, smallDiskSkipReason } from "../../test-support/small-disk.js";
+import { waitFor } from "../../test-support/wait-for.js";
 import { StepLog, type LogLine } from "./step-log.js";
 
 const skip = smallDiskSkipReason();
@@ -20,7 +21,10 @@ describe("a step log on a full disk", () => {
         const path = join(disk.dir, "logs", "build", "0-1.log");
         const log = new StepLog({ path, mask: (t) => t, publish: (line) => published.push(line) });
         log.line({ at: Date.now(), stream: "out", text: "before the disk filled" });
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // The first line must be on disk before the disk fills (the file keeps what fit).
+        await waitFor(() => readFileSync(path, "utf8").includes("before the disk filled"), {
+          what: "the first line to reach the file",
+        });
         disk.fill();
         for (let i = 0; i < 200; i++) {
           log.line({ at: Date.now(), stream: "out", text: `line ${i} ${"x".repeat(100)}` });
