@@ -13,6 +13,7 @@ import { startLoad, type LoadResult } from "../rollout/test-fixtures.js";
 import type { RolloutState } from "../rollout/index.js";
 import type { Rollout } from "../store/index.js";
 import { SmallDisk, smallDiskSkipReason } from "../test-support/small-disk.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 /** One 30% step held 4 s and judged every second, and an 8 s progress deadline the outage outlasts. */
 const ROLLOUT =
@@ -133,11 +134,12 @@ describe.skipIf(skip !== undefined)(
       await w.waitUntil(id, () => true, "readable");
       const heldMetric = async () =>
         metric(await (await fetch(`${w.apiUrl}/metrics`)).text(), "slipway_rollouts_held_by_store");
-      const deadline = Date.now() + 10_000;
-      while ((await heldMetric()) !== 1 && Date.now() < deadline) await sleep(200);
-      expect(await heldMetric()).toBe(1);
+      await waitFor(async () => (await heldMetric()) === 1, {
+        what: "slipway_rollouts_held_by_store to be 1",
+        intervalMs: 200,
+      });
       const held: Rollout = await w.rollout(id);
-      await sleep(OUTAGE_MS);
+      await sleep(OUTAGE_MS); // the outage itself: nothing may move while it lasts
       const still = await w.rollout(id);
       expect(still.status).toBe("progressing");
       expect(still.revision).toBe(held.revision);
