@@ -7,7 +7,7 @@ const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
  * One log line per request, after the response: method, URL, status, duration and who asked. Reads
  * are `debug`; changes are `info` and failures `warn` or `error`, so the terminal of `slipway up` shows
  * what happened without a line for every status poll. The URL is logged as it came: the logger redacts
- * credentials in every line it writes (`?token=`, userinfo, …; see src/log/redact.ts), here included.
+ * credentials in every line it writes (`?token=`, userinfo, …; see src/util/redact.ts), here included.
  */
 export function registerRequestLog(app: FastifyInstance): void {
   app.addHook("onResponse", async (request, reply) => {

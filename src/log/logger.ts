@@ -1,9 +1,8 @@
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
-import { ensurePrivateDir } from "../util/index.js";
+import { ensurePrivateDir, redactLogLine } from "../util/index.js";
 import { LogWriter } from "./log-writer.js";
-import { redactLogLine } from "./redact.js";
 
 export interface LoggerOptions {
   /** JSON lines go to `<dir>/slipway.log` (the directory 0700, the file 0600). */

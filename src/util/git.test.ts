@@ -50,6 +50,16 @@ describe("runGit", () => {
     }
   });
 
+  it("never repeats credentials git quotes from a URL", async () => {
+    // git hides them in the URLs it fetches from, but quotes other arguments as given.
+    const url = "https://bot:s3cr3t-token@example.com/repo.git";
+    const error = await runGit(["-C", dir, "checkout", url]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "git_failed" });
+    const message = (error as SlipwayError).message;
+    expect(message).toMatch(/^git checkout failed: error: pathspec 'https:\/\/bot:\[redacted\]@example\.com/);
+    expect(message).not.toContain("s3cr3t-token");
+  });
+
   it("a cancelled command fails as git_failed too", async () => {
     const abort = new AbortController();
     abort.abort();

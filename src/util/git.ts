@@ -2,12 +2,13 @@
  * Every git command the control plane runs goes through `runGit`: one environment (git pointed only at
  * the repository named with -C, never prompting), one timeout rule, and one error contract. A failure
  * is a SlipwayError `git_failed` whose message names the subcommand and git's own last lines (or the
- * time it had), whose `details` carry the subcommand and exit code, and whose `cause` is the original
+ * time it had, credentials in URLs redacted), whose `details` carry the subcommand and exit code, and whose `cause` is the original
  * error. Callers that turn it into something else (a run's failure, a refused trigger) keep it as cause.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { SlipwayError } from "./errors.js";
+import { redactText } from "./redact.js";
 
 const exec = promisify(execFile);
 
@@ -74,7 +75,9 @@ function gitFailed(args: readonly string[], err: unknown, timeoutMs: number): Sl
     e.killed === true && timeoutMs > 0
       ? `no answer within ${timeoutMs / 1000} s`
       : (stderr !== "" ? stderr : message).split("\n").slice(-3).join(" ");
-  return new SlipwayError("git_failed", `git ${command} failed: ${why}`, {
+  // git quotes the URL it could not reach, credentials included: the message reaches run states and
+  // API answers, so they are cut out here, once, for every caller.
+  return new SlipwayError("git_failed", `git ${command} failed: ${redactText(why)}`, {
     cause: err,
     details: { command, exitCode: typeof e.code === "number" ? e.code : null },
   });

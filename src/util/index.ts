@@ -29,5 +29,6 @@ export {
   type TightenResult,
 } from "./private-files.js";
 export { createSeededRandom } from "./random.js";
+export { isCredentialName, REDACTED, redactLogLine, redactText, redactValue } from "./redact.js";
 export { sameSecret } from "./secrets.js";
 export { parseEventStream } from "./sse.js";
