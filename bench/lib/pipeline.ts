@@ -58,15 +58,7 @@ export async function runPipelineBenchmark(
   const root = mkdtempSync(join(tmpdir(), "slipway-bench-pipeline-"));
   try {
     const repo = join(root, "repo");
-    mkdirSync(repo);
-    const git = (...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=bench", "-c", "user.email=bench@example.com", ...args], {
-        cwd: repo,
-      });
-    git("init", "-q", "-b", "main");
-    writeFileSync(join(repo, "README.md"), "bench\n");
-    git("add", "-A");
-    git("commit", "-q", "-m", "bench");
+    initRepo(repo, "bench");
 
     const script = join(root, "steps.sh");
     writeFileSync(script, `${Array.from({ length: steps }, () => "true").join("\n")}\n`);
@@ -154,13 +146,8 @@ export async function runPipelineBenchmark(
   }
 }
 
-/**
- * A real control plane (in this process) watching a real repository through the hook `repo add`
- * installs: `git commit` → post-commit hook → `POST /hooks/local/<repo>` → a run → its first step.
- */
-async function measureCommitToFirstStep(root: string, rounds: number): Promise<number[]> {
-  const { startServer } = await importBuiltServer();
-  const repo = join(root, "hooked");
+/** A git repository with one commit. */
+function initRepo(repo: string, message: string): void {
   mkdirSync(repo);
   const git = (...args: string[]) =>
     execFileSync("git", ["-c", "user.name=bench", "-c", "user.email=bench@example.com", ...args], {
@@ -169,7 +156,17 @@ async function measureCommitToFirstStep(root: string, rounds: number): Promise<n
   git("init", "-q", "-b", "main");
   writeFileSync(join(repo, "README.md"), "bench\n");
   git("add", "-A");
-  git("commit", "-q", "-m", "initial");
+  git("commit", "-q", "-m", message);
+}
+
+/**
+ * A real control plane (in this process) watching a real repository through the hook `repo add`
+ * installs: `git commit` → post-commit hook → `POST /hooks/local/<repo>` → a run → its first step.
+ */
+async function measureCommitToFirstStep(root: string, rounds: number): Promise<number[]> {
+  const { startServer } = await importBuiltServer();
+  const repo = join(root, "hooked");
+  initRepo(repo, "initial");
   const server = await startServer({
     settings: {
       listen: { host: "127.0.0.1", port: 0 },
