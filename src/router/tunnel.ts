@@ -70,6 +70,8 @@ export class Tunnel implements LongLived {
   private readonly toUpstream = new FrameTracker();
   private readonly isWebSocket: boolean;
   private finished = false;
+  /** The client half-closed (sent its FIN) before the tunnel opened: passed on once it opens. */
+  private clientEnded = false;
 
   constructor(
     private readonly owner: TunnelOwner,
@@ -86,6 +88,12 @@ export class Tunnel implements LongLived {
     });
     client.on("close", () => {
       this.teardown();
+    });
+    // Trap: a paused socket whose bytes all came with the head still emits 'end' at once; a listener
+    // added only when the target's 101 arrives would miss it and the target would never see the FIN.
+    client.once("end", () => {
+      this.clientEnded = true;
+      if (this.state === OPEN || this.state === CLOSING) this.socket?.end();
     });
     client.pause();
   }
@@ -168,8 +176,8 @@ export class Tunnel implements LongLived {
     this.client.on("data", (chunk: Buffer) => {
       this.forwardToUpstream(chunk);
     });
-    this.client.on("end", () => this.socket?.end());
-    this.client.resume();
+    if (this.clientEnded) this.socket?.end();
+    else this.client.resume();
   }
 
   private onSocketError(socket: Socket, err: NodeJS.ErrnoException): void {

@@ -225,3 +225,47 @@ describe("a target that switches protocols wrongly", () => {
     }
   });
 });
+
+describe("a client that half-closes before the target has switched", () => {
+  it("passes its FIN on once the tunnel opens, so the target can hang up and the connection closes", async () => {
+    // A WebSocket-like echo target that switches only after 150 ms (the client's FIN is in by then)
+    // and closes its side when the client's FIN reaches it.
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      let buffered = "";
+      const onHead = (chunk: Buffer) => {
+        buffered += chunk.toString("latin1");
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        socket.off("data", onHead);
+        socket.pause();
+        setTimeout(() => {
+          socket.write(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+          );
+          socket.write(buffered.slice(end + 4), "latin1");
+          socket.pipe(socket);
+        }, 150);
+      };
+      socket.on("data", onHead);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const r = await router((server.address() as AddressInfo).port);
+    const client = await rawClient(r.port);
+    client.write(`${UPGRADE}hello`);
+    client.socket.end();
+    expect(await client.response()).toMatchObject({ status: 101 });
+    expect(await client.waitClosed(2_000)).toBe(true);
+    expect(client.leftover).toBe("hello");
+    expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 1, errors: 0, upgrades: 1 });
+  });
+});
