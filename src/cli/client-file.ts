@@ -1,6 +1,6 @@
 import { chmodSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { readRegularFileSync } from "../config/index.js";
+import { readRegularFileSync } from "../util/index.js";
 
 /** What `up` / `server` leave for the CLI: where the server is and a token for it (mode 0600). */
 export interface ClientFile {

@@ -1,4 +1,4 @@
-import { request } from "undici";
+import type { request } from "undici";
 import type { StoredEvent } from "../store/index.js";
 import { isErrorCode, parseEventStream, SlipwayError } from "../util/index.js";
 
@@ -82,8 +82,11 @@ export class ApiClient {
 
   private async send(path: string, options: Parameters<typeof request>[1] & object) {
     const url = new URL(path, this.baseUrl);
+    // Loaded on the first request, not with the CLI: verbs that send none (--version, validate, init)
+    // do not pay for the HTTP client.
+    const { request: send } = await import("undici");
     try {
-      return await request(url, { ...options, headersTimeout: 30_000 });
+      return await send(url, { ...options, headersTimeout: 30_000 });
     } catch (err) {
       if ((err as Error).name === "AbortError") throw err;
       throw new SlipwayError("server_unreachable", `cannot reach the Slipway server at ${this.baseUrl}`, {

@@ -2,31 +2,15 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, SlipwayError } from "../util/index.js";
 import { slipwayVersion } from "../server/index.js";
-import { formatIssues } from "../config/index.js";
 import { createContext, type CliContext } from "./context.js";
 import { EXIT_USAGE, parseDataDir, parseServerUrl, UsageError } from "./options.js";
-import { registerAgent } from "./commands/agent.js";
-import { registerApply } from "./commands/apply.js";
-import { registerConfig } from "./commands/config.js";
-import { registerDeploy } from "./commands/deploy.js";
-import { registerDemo } from "./commands/demo.js";
-import { registerEvents } from "./commands/events.js";
-import { registerInit } from "./commands/init.js";
-import { registerLogs } from "./commands/logs.js";
-import { registerPipeline } from "./commands/pipeline.js";
-import { registerPlan } from "./commands/plan.js";
-import { registerReleases } from "./commands/releases.js";
-import { registerRepo } from "./commands/repo.js";
-import { registerRollback } from "./commands/rollback.js";
-import { registerRollout } from "./commands/rollout.js";
-import { registerServer } from "./commands/server.js";
-import { registerStatus } from "./commands/status.js";
-import { registerToken } from "./commands/token.js";
-import { registerUp } from "./commands/up.js";
-import { registerValidate } from "./commands/validate.js";
+import { VERBS, verbsFor } from "./verbs.js";
 
-/** Builds the program; each verb lives in its own file under commands/ and only parses and calls. */
-export function createProgram(ctx: CliContext): Command {
+/**
+ * Builds the program with the verbs `args` needs (verbs.ts: only the one that runs, so a verb loads
+ * only its own modules); each verb lives in its own file under commands/ and only parses and calls.
+ */
+export async function createProgram(ctx: CliContext, args: readonly string[]): Promise<Command> {
   const program = new Command("slipway")
     .description("Self-hosted delivery and operations: config as code, releases, rollouts, events.")
     .version(slipwayVersion(), "-V, --version")
@@ -50,29 +34,11 @@ export function createProgram(ctx: CliContext): Command {
         write(ctx.output.c.red(text));
       },
     });
-  for (const register of [
-    registerInit,
-    registerUp,
-    registerDemo,
-    registerServer,
-    registerAgent,
-    registerValidate,
-    registerPlan,
-    registerApply,
-    registerStatus,
-    registerConfig,
-    registerToken,
-    registerEvents,
-    registerDeploy,
-    registerRollout,
-    registerRollback,
-    registerReleases,
-    registerLogs,
-    registerPipeline,
-    registerRepo,
-  ]) {
-    register(program, ctx);
-  }
+  const wanted = verbsFor(args);
+  const registers = await Promise.all(
+    VERBS.filter(([name]) => wanted.includes(name)).map(([, load]) => load()),
+  );
+  for (const register of registers) register(program, ctx);
   shareGlobalOptions(program);
   return program;
 }
@@ -104,7 +70,7 @@ function shareGlobalOptions(program: Command): void {
  * argument (commander has printed its own message then). Only an error nobody anticipated is called a
  * bug.
  */
-export function reportError(ctx: CliContext, err: unknown): void {
+export async function reportError(ctx: CliContext, err: unknown): Promise<void> {
   const { output } = ctx;
   if (err instanceof CommanderError) {
     // --help and --version end this way too, with exit code 0.
@@ -117,12 +83,14 @@ export function reportError(ctx: CliContext, err: unknown): void {
     process.exitCode = EXIT_USAGE;
     return;
   }
+  // The config domain (zod, yaml) is loaded only to print its issues.
+  const formatIssues = async () => (await import("../config/index.js")).formatIssues;
   if (err instanceof ConfigError) {
-    output.err(formatIssues(err.issues, { color: output.color, total: err.total }));
+    output.err((await formatIssues())(err.issues, { color: output.color, total: err.total }));
     output.err(output.c.red(`error: ${err.total} problem(s) in the config; nothing was changed`));
   } else if (err instanceof SlipwayError) {
     if (err.code === "invalid_config" && Array.isArray(err.details) && err.details.length > 0) {
-      output.err(formatIssues(err.details as ConfigError["issues"], { color: output.color }));
+      output.err((await formatIssues())(err.details as ConfigError["issues"], { color: output.color }));
     }
     output.err(output.c.red(`error: ${err.message}`));
     if (err.hint !== undefined) output.err(output.c.dim(`hint: ${err.hint}`));
@@ -147,9 +115,9 @@ async function main(): Promise<void> {
   exitQuietlyOnClosedPipe();
   const ctx = createContext();
   try {
-    await createProgram(ctx).parseAsync(process.argv);
+    await (await createProgram(ctx, process.argv.slice(2))).parseAsync(process.argv);
   } catch (err) {
-    reportError(ctx, err);
+    await reportError(ctx, err);
   }
 }
 

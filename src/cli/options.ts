@@ -15,7 +15,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
-import { LABEL_PATTERN } from "../config/index.js";
+import { LABEL_PATTERN } from "../shared/index.js";
 import { parseListen as parseListenAddress } from "../server/index.js";
 import { SlipwayError } from "../util/index.js";
 

@@ -60,7 +60,7 @@ export { createConfigParser, type ConfigParser, type ConfigParserOptions } from 
 export { MAX_CONFIG_BYTES, checkConfigText, decodeConfigBytes } from "./source-text.js";
 export { serviceSchema } from "./schema-service.js";
 export { WORST_CASES } from "./worst-cases.js";
-export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
+export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "../util/index.js";
 export { formatIssues, type FormatIssuesOptions } from "./issues.js";
 export { ENV_VAR_PATTERN, LABEL_PATTERN, LISTEN_PATTERN, parseListenAddress } from "./names.js";
 export {

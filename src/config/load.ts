@@ -10,7 +10,7 @@ import { isMap, isScalar, isSeq, type Document, type LineCounter } from "yaml";
 import { ConfigError, type ConfigIssue } from "../util/index.js";
 import { describeValue, schemaError } from "./issues.js";
 import { createLocator } from "./locate.js";
-import { readRegularFile, type ReadFailure } from "./read-file.js";
+import { readRegularFile, type ReadFailure } from "../util/index.js";
 import { configSchema, type SlipwayConfig } from "./schema.js";
 import { MAX_CONFIG_BYTES, checkConfigText, decodeConfigBytes, tooLargeIssue } from "./source-text.js";
 import { parseYamlDocument } from "./yaml-document.js";

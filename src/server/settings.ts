@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
-import { parseSize } from "../config/index.js";
+import { parseSize } from "../shared/index.js";
 import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from "../release/index.js";
 import { SlipwayError } from "../util/index.js";
 

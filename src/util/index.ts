@@ -1,7 +1,8 @@
 /**
  * Small helpers every domain may use, with no dependency beyond Node itself: the coded error type and
- * its catalogue, free ports, private files, seeded randomness, constant-time secret comparison and an
- * event-stream reader. Keep it tiny; a helper that grows a concept belongs in that concept's domain.
+ * its catalogue, free ports, private files, seeded randomness, constant-time secret comparison, an
+ * event-stream reader and a bounded read of a file a person names. Keep it tiny; a helper that grows a
+ * concept belongs in that concept's domain.
  */
 export {
   ConfigError,
@@ -32,3 +33,4 @@ export { createSeededRandom } from "./random.js";
 export { isCredentialName, REDACTED, redactLogLine, redactText, redactValue } from "./redact.js";
 export { sameSecret } from "./secrets.js";
 export { parseEventStream } from "./sse.js";
+export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
