@@ -1,17 +1,21 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 
 import {
   HAS_REQUEST_ID,
   IS_EVENT_STREAM,
   type RequestIds,
+  SEEN_CODING,
+  SEEN_HOST,
   type ScannedRequest,
-  copyResponseHeaders,
+  filterResponseHeaders,
 } from "./headers.js";
 import { type RouterProblemCode, problemStatus, sendProblem } from "./problem.js";
 import type { CompiledRelease } from "./route-table.js";
 import { nextTargetIndex } from "./routing.js";
 import type { RouterLogger } from "./types.js";
+import { type UpstreamControl, UpstreamError, type UpstreamExchange } from "./upstream-conn.js";
 import type { LongLived, Upstream } from "./upstreams.js";
 import { ABANDONED, ABORTED } from "./window-bucket.js";
 
@@ -46,27 +50,22 @@ function onResponseDrain(this: ProxyResponse): void {
 /** Nothing reached the target: safe to send again whatever the method. */
 const NOT_SENT = new Set([
   "ECONNREFUSED",
-  "UND_ERR_CONNECT_TIMEOUT",
+  "UPSTREAM_CONNECT_TIMEOUT",
   "EHOSTUNREACH",
   "ENETUNREACH",
   "EADDRNOTAVAIL",
   "ENOTFOUND",
   "EAI_AGAIN",
-  "UND_ERR_CLOSED",
-  "UND_ERR_DESTROYED",
+  "UPSTREAM_CLOSED",
+  "UPSTREAM_DESTROYED",
 ]);
-/** The connection broke; the target may have acted on the request, so only idempotent methods retry. */
-const BROKEN = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
-const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
 /**
- * undici refused to send the request as the client made it. The header scan should have caught it
- * first; either way it is no fault of the release's.
+ * The connection broke before the response was complete; the target may have acted on the request,
+ * so only idempotent methods retry (on a fresh connection: a kept-alive one the target was closing
+ * is the usual cause).
  */
-const REFUSED_BY_UNDICI = new Set([
-  "UND_ERR_INVALID_ARG",
-  "UND_ERR_NOT_SUPPORTED",
-  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
-]);
+const BROKEN = new Set(["ECONNRESET", "EPIPE", "UPSTREAM_SOCKET"]);
+const TIMEOUTS = new Set(["UPSTREAM_HEADERS_TIMEOUT", "UPSTREAM_CONNECT_TIMEOUT"]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** A refused target is skipped by new picks for this long (health checks take it out for good). */
 const REFUSED_BACKOFF_MS = 1_000;
@@ -77,26 +76,15 @@ const DONE = 2;
 /** `status` of an exchange the release's figures must not see (the client's fault). */
 const NOT_COUNTED = -2;
 
-class ProxyAbort extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = "ProxyAbort";
-  }
-}
-const CLIENT_GONE = new ProxyAbort("client closed the connection");
-const DRAINED = new ProxyAbort("closed by drain");
-
-function errorCode(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "string" ? code : "";
-}
+const CLIENT_GONE = new UpstreamError("UPSTREAM_ABORTED", "client closed the connection");
+const DRAINED = new UpstreamError("UPSTREAM_ABORTED", "closed by drain");
 
 /**
- * One proxied request: scanned headers, the chosen release and target, and the undici dispatch handler
- * (the legacy onConnect/onHeaders/onData/onComplete/onError interface, which undici calls without a
- * wrapper). Streams both bodies with backpressure and never buffers them.
+ * One proxied request: scanned headers, the chosen release and target, and the callbacks of the
+ * upstream client (upstream-conn.ts), which the exchange implements itself so a request allocates no
+ * handler. Streams both bodies with backpressure and never buffers them.
  */
-export class Exchange implements ScannedRequest, LongLived {
+export class Exchange implements ScannedRequest, LongLived, UpstreamExchange {
   headers: string[] = [];
   host = "";
   cookie: string | undefined = undefined;
@@ -124,8 +112,7 @@ export class Exchange implements ScannedRequest, LongLived {
   private recorded = false;
   private longLived = false;
   private drainHooked = false;
-  private abortUpstream: ((err: Error) => void) | null = null;
-  private resume: (() => void) | null = null;
+  private control: UpstreamControl | null = null;
   /** Kept here: by the time the client's connection has closed, Node may have cleared `req.socket`. */
   private readonly socket: Socket;
 
@@ -171,51 +158,63 @@ export class Exchange implements ScannedRequest, LongLived {
     }
     this.upstream = upstream;
     this.attempts++;
-    this.abortUpstream = null;
-    upstream.pool.dispatch(
-      {
-        path: this.req.url ?? "/",
-        method: this.req.method ?? "GET",
-        headers: this.headers,
-        body: this.hasBody ? this.req : null,
-      },
-      this,
-    );
+    this.control = null;
+    upstream.dispatch(this, this.attempts > 1);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone || this.phase === DONE) abort(CLIENT_GONE);
-    else this.abortUpstream = abort;
+  // UpstreamExchange: the request as upstream-conn.ts sends it, and its callbacks.
+
+  get method(): string {
+    return this.req.method ?? "GET";
+  }
+
+  get path(): string {
+    return this.req.url ?? "/";
+  }
+
+  get body(): Readable | null {
+    return this.hasBody ? this.req : null;
+  }
+
+  get chunkedBody(): boolean {
+    return (this.seen & SEEN_CODING) !== 0;
+  }
+
+  get hasHost(): boolean {
+    return (this.seen & SEEN_HOST) !== 0;
+  }
+
+  onConnect(control: UpstreamControl): void {
+    if (this.clientGone || this.phase === DONE) control.abort(CLIENT_GONE);
+    else this.control = control;
   }
 
   onRequestSent(): void {
     if (this.hasBody) this.deliveredAt = performance.now();
   }
 
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 103 Early Hints and the like: not forwarded.
+  onHeaders(statusCode: number, headers: string[]): boolean {
     if (this.connectionGone()) {
       // The client's connection is gone and no 'close' told us: a response queued behind another
       // one on that connection (Node emits 'close' only for the response holding the socket).
       this.onClientClose();
       return false;
     }
-    const out: string[] = [];
-    const flags = copyResponseHeaders(raw, out);
-    if (this.setCookie !== undefined) out.push("set-cookie", this.setCookie);
-    if ((flags & HAS_REQUEST_ID) === 0) out.push("x-request-id", this.requestId);
+    // 1xx answers (100 Continue, 103 Early Hints) never get here: the upstream client skips them.
+    const flags = filterResponseHeaders(headers);
+    if (this.setCookie !== undefined) headers.push("set-cookie", this.setCookie);
+    if ((flags & HAS_REQUEST_ID) === 0) headers.push("x-request-id", this.requestId);
     if (this.owner.stopping) this.res.shouldKeepAlive = false;
-    this.res.writeHead(statusCode, out);
+    this.res.writeHead(statusCode, headers);
     this.status = statusCode;
     this.phase = STREAMING;
-    this.resume = resume;
     if ((flags & IS_EVENT_STREAM) !== 0) this.becomeStream();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    // Backpressure: undici pauses the target's socket until the client drains.
+    // Backpressure: the target's socket pauses until the client drains.
     if (!this.drainHooked) {
       this.drainHooked = true;
       this.res.on("drain", onResponseDrain);
@@ -238,10 +237,11 @@ export class Exchange implements ScannedRequest, LongLived {
     this.finish();
   }
 
-  onError(err: Error): void {
+  onError(err: UpstreamError): void {
     if (this.phase === DONE) return;
+    this.control = null;
     // The client's connection is gone (closed, or refused for bad bytes) or its body broke off:
-    // undici's error is the client's doing (a body stream destroyed under it), not the release's.
+    // the upstream error is the client's doing (a body stream destroyed under it), not the release's.
     if (
       !this.clientGone &&
       (this.connectionGone() || (this.hasBody && !this.req.complete && this.req.destroyed))
@@ -258,18 +258,7 @@ export class Exchange implements ScannedRequest, LongLived {
       this.finish();
       return;
     }
-    const code = errorCode(err);
-    if (REFUSED_BY_UNDICI.has(code)) {
-      this.owner.log.warn(
-        { err, code, requestId: this.requestId },
-        "undici refused a request the header scan let through",
-      );
-      this.status = NOT_COUNTED;
-      this.phase = DONE;
-      sendProblem(this.res, "malformed_request", this.requestId, true);
-      this.finish();
-      return;
-    }
+    const code = err.code;
     const retry = this.retryIndex(code);
     if (retry >= 0 && this.release !== undefined) {
       this.dispatchTo(this.release, retry);
@@ -283,22 +272,21 @@ export class Exchange implements ScannedRequest, LongLived {
   }
 
   resumeUpstream(): void {
-    this.resume?.();
+    this.control?.resume();
   }
 
   onClientClose(): void {
     if (this.phase === DONE) return;
     this.markClientGone();
-    const abort = this.abortUpstream;
-    if (abort !== null) abort(CLIENT_GONE);
-    // Not connected yet: onConnect aborts as soon as the pool hands the request a socket.
+    this.control?.abort(CLIENT_GONE);
+    // Not connected yet: onConnect aborts as soon as the pool hands the request a connection.
   }
 
   /** Drain of an SSE stream: end it cleanly (EventSource reconnects, to a new target or router). */
   close(): void {
     if (this.phase !== STREAMING) return;
     this.phase = DONE;
-    this.abortUpstream?.(DRAINED);
+    this.control?.abort(DRAINED);
     this.res.end();
     this.finish();
   }
@@ -339,7 +327,7 @@ export class Exchange implements ScannedRequest, LongLived {
   private retryIndex(code: string): number {
     if (this.release === undefined) return -1;
     const notSent = NOT_SENT.has(code);
-    if (notSent && code !== "UND_ERR_CLOSED" && this.upstream !== undefined) {
+    if (notSent && code !== "UPSTREAM_CLOSED" && this.upstream !== undefined) {
       this.upstream.downUntil = performance.now() + REFUSED_BACKOFF_MS;
     }
     // Once the client's body has started to flow it cannot be replayed.

@@ -6,8 +6,9 @@ import { randomBytes } from "node:crypto";
  * case-insensitive compare that does not allocate.
  *
  * Hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways, plus any header the Connection header
- * lists. Trap: undici throws on `connection: upgrade`, `keep-alive`, `transfer-encoding`, `upgrade`
- * and `expect`, so these must never reach a dispatch.
+ * lists. The upstream client (upstream-conn.ts) frames the request body itself (it adds
+ * `transfer-encoding: chunked` for a chunked upload), so framing headers other than Content-Length
+ * must never reach it.
  */
 
 /** `name` (any case) equals `lower` (lower case, same length checked by the caller). */
@@ -23,7 +24,7 @@ function is(name: string, lower: string): boolean {
 
 /** What the scan of an incoming request found; the exchange implements it. */
 export interface ScannedRequest {
-  /** Headers to forward, flat `[name, value, …]` as undici and writeHead take them. */
+  /** Headers to forward, flat `[name, value, …]` as the upstream client and writeHead take them. */
   headers: string[];
   host: string;
   cookie: string | undefined;
@@ -41,7 +42,8 @@ export interface ScannedRequest {
 }
 
 export const SEEN_HOST = 1;
-const SEEN_CODING = 2;
+/** The request came with `Transfer-Encoding: chunked` (its body is sent on chunked too). */
+export const SEEN_CODING = 2;
 
 /**
  * Characters of a Host value (RFC 3986 reg-name, IP literal, `:` port): unreserved, pct-encoded,
@@ -67,7 +69,8 @@ function isValidHost(host: string): boolean {
 }
 
 /**
- * The only transfer coding the router can pass on: it re-frames bodies (undici sends chunked), so a
+ * The only transfer coding the router can pass on: it re-frames bodies (the upstream client sends
+ * chunked), so a
  * body under another coding (gzip, …) would reach the target decoded of its framing but still
  * compressed and unlabelled.
  */
@@ -88,7 +91,7 @@ function scanSpecial(name: string, value: string, into: ScannedRequest, trust: b
       return is(name, "te");
     case 4:
       if (is(name, "host")) {
-        // RFC 9112 §3.2: more than one Host is answered 400 (and undici refuses to send it).
+        // RFC 9112 §3.2: more than one Host is answered 400.
         if ((into.seen & SEEN_HOST) !== 0) into.malformed = "more than one Host header";
         into.seen |= SEEN_HOST;
         into.host = value;
@@ -213,17 +216,17 @@ export const HAS_REQUEST_ID = 1;
 export const IS_EVENT_STREAM = 2;
 
 /**
- * Copies a target's raw response headers (Buffers from undici) into `out` as latin1 strings — the
- * encoding Node writes headers in, so bytes pass through unchanged — without hop-by-hop headers;
- * returns HAS_REQUEST_ID / IS_EVENT_STREAM flags. (Decoding the whole span once and slicing was
- * measured slower: the Buffer offset getters cost more than the per-header decode saves.)
+ * Drops hop-by-hop headers from a target's response head in place (`headers` is flat `[name, value,
+ * …]`, latin1 strings as the upstream parser read them, the encoding Node writes headers in, so bytes
+ * pass through unchanged); returns HAS_REQUEST_ID / IS_EVENT_STREAM flags.
  */
-export function copyResponseHeaders(raw: readonly Buffer[], out: string[]): number {
+export function filterResponseHeaders(headers: string[]): number {
   let flags = 0;
   let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]?.toString("latin1") ?? "";
-    const value = raw[i + 1]?.toString("latin1") ?? "";
+  let kept = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] ?? "";
+    const value = headers[i + 1] ?? "";
     switch (name.length) {
       case 2:
         if (is(name, "te")) continue;
@@ -250,9 +253,14 @@ export function copyResponseHeaders(raw: readonly Buffer[], out: string[]): numb
         if (is(name, "transfer-encoding")) continue;
         break;
     }
-    out.push(name, value);
+    if (kept !== i) {
+      headers[kept] = name;
+      headers[kept + 1] = value;
+    }
+    kept += 2;
   }
-  if (connection !== undefined && !isPlainConnection(connection)) dropConnectionListed(out, connection);
+  headers.length = kept;
+  if (connection !== undefined && !isPlainConnection(connection)) dropConnectionListed(headers, connection);
   return flags;
 }
 

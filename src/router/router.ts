@@ -51,7 +51,7 @@ const ignore = (): void => undefined;
 const SILENT: RouterLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
 /**
- * The data-plane reverse proxy of one environment: node:http in, undici pools out.
+ * The data-plane reverse proxy of one environment: node:http in, its own HTTP/1.1 client (upstream-conn.ts) out.
  *
  * @example
  *   const router = createRouter({ listen: { host: "127.0.0.1", port: 8080 }, env: "production" });
