@@ -32,15 +32,14 @@ export interface JudgeBenchmarkResult {
 export const JUDGE_BUDGET_MS = 50;
 
 const ANALYSIS: AnalysisConfig = {
-  interval: "5s",
   minSamples: 100,
   confidence: 0.95,
   onInconclusive: "extend",
   checks: [
-    { metric: "error-rate", max: "1%", vsBaseline: "+0.5pp" },
-    { metric: "latency-p50", vsBaseline: "x1.25" },
-    { metric: "latency-p95", max: "500ms", vsBaseline: "x1.25" },
-    { metric: "latency-p99", vsBaseline: "x1.5" },
+    { metric: "error-rate", max: 0.01 /* 1% */, vsBaseline: 0.005 /* +0.5pp */ },
+    { metric: "latency-p50", vsBaseline: 1.25 /* x1.25 */ },
+    { metric: "latency-p95", max: 500 /* 500ms */, vsBaseline: 1.25 /* x1.25 */ },
+    { metric: "latency-p99", vsBaseline: 1.5 /* x1.5 */ },
   ],
 };
 

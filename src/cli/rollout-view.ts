@@ -260,7 +260,7 @@ function instancesText(output: Output, detail: RolloutDetail): string {
     (r) => r.version === rollout.release || r.version === rollout.previous,
   );
   if (mine.length === 0) {
-    return output.c.dim(`${rollout.release} ${state.newInstances} wanted`);
+    return output.c.dim(`${rollout.release} ${state.canaryInstances} wanted`);
   }
   return mine.map((r) => `${r.version} ${r.ready}/${r.instances} ready (${r.role})`).join("   ");
 }
@@ -307,7 +307,7 @@ export function renderRolloutStatus(output: Output, detail: RolloutDetail): stri
   const finished = r.finishedAt === null ? "" : `, finished ${shortTime(r.finishedAt)}`;
   const lines = [
     `${label("Rollout")} ${r.id}  ${r.strategy}, started ${shortTime(r.createdAt)} by ${r.createdBy}${finished}`,
-    `${label("Release")} ${r.service} ${r.release} in ${r.env}  (previous ${r.previous ?? "none"})`,
+    `${label("Release")} ${r.service} ${r.release} in ${r.env}  (replaces ${r.previous ?? "nothing: first release"})`,
     `${label("Status")} ${colorStatus(output, r.status)}${r.reason === null ? "" : ` — ${r.reason}`}`,
     `${label("Phase")} ${state.phase}  ${weightBar(output, r)}`,
   ];
@@ -323,7 +323,7 @@ export function renderRolloutStatus(output: Output, detail: RolloutDetail): stri
     });
   }
   lines.push(
-    `${label("Instances")} wanted: ${state.newInstances} ${r.release}, ${state.oldInstances} ${r.previous ?? "-"}`,
+    `${label("Instances")} wanted: ${state.canaryInstances} ${r.release}, ${state.stableInstances} ${r.previous ?? "-"}`,
   );
   const releases = live?.releases ?? [];
   if (releases.length > 0) {

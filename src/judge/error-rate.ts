@@ -8,7 +8,6 @@
  *   table has an expected count below 5 (few errors, where the normal approximation is poor), Fisher's
  *   exact test of the plain difference H0: p_canary ≤ p_baseline instead, and the message says so.
  */
-import { parsePercent, parsePercentagePoints } from "../shared/index.js";
 import type { Bound, Observation } from "./check.js";
 import { formatPoints, formatRate } from "./format.js";
 import {
@@ -44,7 +43,7 @@ export function observeErrorRate(
     format: formatRate,
   };
   if (check.max !== undefined) {
-    const max = parsePercent(check.max);
+    const max = check.max;
     observation.threshold.max = max;
     observation.bounds.push({
       kind: "max",
@@ -54,7 +53,7 @@ export function observeErrorRate(
     });
   }
   if (check.vsBaseline !== undefined) {
-    const margin = parsePercentagePoints(check.vsBaseline);
+    const margin = check.vsBaseline;
     observation.threshold.vsBaseline = { kind: "pp", value: margin };
     observation.bounds.push(marginBound(margin, baselineRate, canary, baseline));
   }

@@ -6,12 +6,12 @@ import type { AnalysisCheck, AnalysisConfig, SampleWindow, Verdict } from "./typ
 
 /** The example service's analysis from the product brief. */
 const EXAMPLE_CHECKS: AnalysisCheck[] = [
-  { metric: "error-rate", max: "1%", vsBaseline: "+0.5pp" },
-  { metric: "latency-p95", vsBaseline: "x1.25" },
+  { metric: "error-rate", max: 0.01 /* 1% */, vsBaseline: 0.005 /* +0.5pp */ },
+  { metric: "latency-p95", vsBaseline: 1.25 /* x1.25 */ },
 ];
 
 function analysis(checks: AnalysisCheck[] = EXAMPLE_CHECKS, minSamples = 100): AnalysisConfig {
-  return { interval: "5s", minSamples, confidence: 0.95, onInconclusive: "extend", checks };
+  return { minSamples, confidence: 0.95, onInconclusive: "extend", checks };
 }
 
 interface WindowSpec {
@@ -72,7 +72,7 @@ describe("judge: error rate", () => {
 
   test("a canary exactly at its margin is within it, not a breach of rounding noise", () => {
     const window = windows(3);
-    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: "+0.5pp" }];
+    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: 0.005 /* +0.5pp */ }];
     const verdict = judge(
       analysis(checks),
       window({ requests: 10_000, errors: 150 }),
@@ -87,7 +87,7 @@ describe("judge: error rate", () => {
   test("is inconclusive when a small breach over few requests could be chance", () => {
     // 2 errors in 100 against max 1%: P(X ≥ 2 | n = 100, p = 0.01) = 0.264.
     const window = windows(4);
-    const checks: AnalysisCheck[] = [{ metric: "error-rate", max: "1%" }];
+    const checks: AnalysisCheck[] = [{ metric: "error-rate", max: 0.01 /* 1% */ }];
     const verdict = judge(analysis(checks), window({ requests: 100, errors: 2 }), window({ requests: 100 }));
     expect(verdict).toMatchObject({ result: "inconclusive", reason: "not-significant", decidedBy: 0 });
     expect(verdict.checks[0]).toMatchObject({ reason: "not-significant", test: { name: "exact-binomial" } });
@@ -97,7 +97,7 @@ describe("judge: error rate", () => {
 
   test("uses the two-proportion z test on the margin when every expected count is at least 5", () => {
     const window = windows(5);
-    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: "+0.5pp" }];
+    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: 0.005 /* +0.5pp */ }];
     const verdict = judge(
       analysis(checks),
       window({ requests: 1_000, errors: 30 }),
@@ -114,7 +114,7 @@ describe("judge: error rate", () => {
   test("switches to Fisher's exact test with few errors, and says it tests the plain difference", () => {
     // All 3 errors in the canary's 100 of 1,100 requests; smallest expected count 100·3/1100 = 0.27.
     const window = windows(6);
-    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: "+0.5pp" }];
+    const checks: AnalysisCheck[] = [{ metric: "error-rate", vsBaseline: 0.005 /* +0.5pp */ }];
     const verdict = judge(
       analysis(checks),
       window({ requests: 100, errors: 3 }),
@@ -166,7 +166,7 @@ describe("judge: latency", () => {
   test("judges an absolute max by the quantile test on samples above the limit", () => {
     // Median 250 ms, σ 0.5: p95 ≈ 250·e^(0.5·1.645) ≈ 570 ms, far above 300 ms.
     const window = windows(9);
-    const checks: AnalysisCheck[] = [{ metric: "latency-p95", max: "300ms" }];
+    const checks: AnalysisCheck[] = [{ metric: "latency-p95", max: 300 /* 300ms */ }];
     const verdict = judge(
       analysis(checks),
       window({ requests: 500, medianMs: 250 }),
@@ -222,8 +222,8 @@ describe("judge: traffic and combining", () => {
   test("a failed check decides over an earlier inconclusive one", () => {
     const window = windows(13);
     const checks: AnalysisCheck[] = [
-      { metric: "error-rate", max: "1%" },
-      { metric: "latency-p50", vsBaseline: "x1.25" },
+      { metric: "error-rate", max: 0.01 /* 1% */ },
+      { metric: "latency-p50", vsBaseline: 1.25 /* x1.25 */ },
     ];
     const verdict = judge(
       analysis(checks),
@@ -238,7 +238,9 @@ describe("judge: traffic and combining", () => {
   test("a check with both limits reports the one that failed", () => {
     // 3% against a 2.9% baseline: within +0.5pp, above max 1%.
     const window = windows(14);
-    const checks: AnalysisCheck[] = [{ metric: "error-rate", max: "1%", vsBaseline: "+0.5pp" }];
+    const checks: AnalysisCheck[] = [
+      { metric: "error-rate", max: 0.01 /* 1% */, vsBaseline: 0.005 /* +0.5pp */ },
+    ];
     const verdict = judge(
       analysis(checks),
       window({ requests: 2_000, errors: 60 }),

@@ -39,8 +39,8 @@ function observe(check: AnalysisCheck, canary: PreparedWindow, baseline: Prepare
  *
  * @example
  *   const verdict = judge(
- *     { interval: "5s", minSamples: 100, confidence: 0.95, onInconclusive: "extend",
- *       checks: [{ metric: "error-rate", max: "1%", vsBaseline: "+0.5pp" }] },
+ *     { minSamples: 100, confidence: 0.95, onInconclusive: "extend",
+ *       checks: [{ metric: "error-rate", max: 0.01, vsBaseline: 0.005 }] }, // max 1%, vsBaseline +0.5pp
  *     { requests: 100, errors: 30, latenciesMs: canaryLatencies },
  *     { requests: 100, errors: 0, latenciesMs: baselineLatencies },
  *   );

@@ -11,7 +11,6 @@
  *   one-sided Mann-Whitney U test of the canary's sample against the baseline's scaled by 1.25 (see
  *   mann-whitney.ts for why the scaling and this test).
  */
-import { parseDuration, parseRatio } from "../shared/index.js";
 import { assertNever, type Observation } from "./check.js";
 import { formatMs, formatRatio } from "./format.js";
 import { mannWhitneyTest } from "./mann-whitney.js";
@@ -55,7 +54,7 @@ export function observeLatency(
     format: formatMs,
   };
   if (check.max !== undefined) {
-    const max = parseDuration(check.max);
+    const max = check.max;
     observation.threshold.max = max;
     // (100 − XX) / 100 rather than 1 − XX/100: 0.05, not 0.050000000000000044.
     const slowShare = (100 - percent) / 100;
@@ -67,7 +66,7 @@ export function observeLatency(
     });
   }
   if (check.vsBaseline !== undefined) {
-    const ratio = parseRatio(check.vsBaseline);
+    const ratio = check.vsBaseline;
     observation.threshold.vsBaseline = { kind: "ratio", value: ratio };
     observation.bounds.push({
       kind: "vsBaseline",

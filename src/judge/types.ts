@@ -8,28 +8,35 @@
 /** The golden signals a check compares (the config's `METRICS`). */
 export type Metric = "error-rate" | "latency-p50" | "latency-p95" | "latency-p99";
 
-/** One limit of `rollout.analysis.checks`, with its units as written (`"1%"`, `"+0.5pp"`, `"300ms"`, `"x1.25"`). */
+/**
+ * One limit of `rollout.analysis.checks`, in numbers: the config's units (`"1%"`, `"+0.5pp"`, `"300ms"`,
+ * `"x1.25"`) are resolved once, when the rollout's spec is (rollout/analysis-spec.ts), so the judge
+ * parses nothing while it judges.
+ */
 export interface AnalysisCheck {
   metric: Metric;
-  max?: string | undefined;
-  vsBaseline?: string | undefined;
+  /** error-rate: a fraction of requests (0.01 for `1%`); latency: milliseconds (300 for `300ms`). */
+  max?: number | undefined;
+  /**
+   * error-rate: percentage points above the baseline's rate, as a fraction (0.005 for `+0.5pp`);
+   * latency: a ratio of the baseline's quantile (1.25 for `x1.25`).
+   */
+  vsBaseline?: number | undefined;
 }
 
-/**
- * The parsed `rollout.analysis` block of a service (defaults applied, strings kept as written). Declared
- * here, not taken from the config schema, so the judge does not depend on the config domain; the
- * config's type is assignable to it (the rollout planner passes one, so the compiler keeps them in step).
- */
+/** The `rollout.analysis` block the judge needs, resolved to numbers (defaults applied). */
 export interface AnalysisConfig {
-  /** A duration as written, e.g. "5s". */
-  interval: string;
   minSamples: number;
   confidence: number;
   checks: AnalysisCheck[];
   onInconclusive: "extend" | "pause" | "fail";
 }
 
-/** One release measured over one window. Canary and baseline must cover the same window. */
+/**
+ * One release measured over one window. The canary is the release being rolled out; the baseline is the
+ * stable release's figures (the release it replaces) over the same window, or, during the watch, the
+ * stable release's last passing window.
+ */
 export interface SampleWindow {
   /** Completed requests. */
   requests: number;

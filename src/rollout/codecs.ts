@@ -4,19 +4,36 @@
  * objects). Each is checked where it enters the process, so a row from another version or edited by
  * hand is refused with its row named instead of failing later inside a decision.
  *
- * The stored form is unchanged for now (no envelope is written): the API and the CLI show these columns
- * as they are stored, so they would have to decode before an envelope can be written. Old and new rows
- * are both read as version 1. Values go back to the store through `toStored`, which checks them with the
- * same schema instead of casting.
+ * The API and the CLI show these columns as they are stored, so none is written in an envelope: the
+ * version-1 codecs write the value bare, and the rollout state carries its version in its own `v` field
+ * (version 2 renamed its fields and resolved its analysis to numbers; version-1 rows are migrated on
+ * read). Values go back to the store through `toStored`, which checks them with the same schema
+ * instead of casting.
  */
 import { z } from "zod";
 import { serviceSchema, type ServiceConfig } from "../config/index.js";
 import type { Verdict } from "../judge/index.js";
 import { CHECK_REASONS, TEST_NAMES, VERDICT_REASONS, VERDICT_RESULTS } from "../judge/index.js";
 import { defineCodec, type JsonCodec, type JsonValue } from "../store/index.js";
+import { resolveAnalysis } from "./analysis-spec.js";
 import type { RolloutState } from "./types.js";
 
-const analysisSchema = serviceSchema.shape.rollout.unwrap().shape.analysis.unwrap();
+const writtenAnalysisSchema = serviceSchema.shape.rollout.unwrap().shape.analysis.unwrap();
+
+/** The analysis as a rollout's spec keeps it since state version 2: numbers (analysis-spec.ts). */
+const resolvedAnalysisSchema = z.strictObject({
+  intervalMs: z.number(),
+  minSamples: z.number(),
+  confidence: z.number(),
+  checks: z.array(
+    z.strictObject({
+      metric: z.enum(["error-rate", "latency-p50", "latency-p95", "latency-p99"]),
+      max: z.number().optional(),
+      vsBaseline: z.number().optional(),
+    }),
+  ),
+  onInconclusive: z.enum(["extend", "pause", "fail"]),
+});
 
 const planSpecSchema = z.strictObject({
   instances: z.number().int(),
@@ -28,7 +45,7 @@ const planSpecSchema = z.strictObject({
       pauseMs: z.union([z.number(), z.literal("until-promote"), z.null()]),
     }),
   ),
-  analysis: analysisSchema.extend({ intervalMs: z.number() }).nullable(),
+  analysis: resolvedAnalysisSchema.nullable(),
   watchMs: z.number(),
   keepWarmMs: z.number(),
   progressDeadlineMs: z.number(),
@@ -41,16 +58,16 @@ const windowSchema = z.strictObject({
 });
 
 const rolloutStateSchema = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(2),
   spec: planSpecSchema,
   phase: z.enum(["starting", "scaling", "step", "preview", "rolling", "promoting", "watching", "done"]),
   step: z.number().int(),
   weight: z.number(),
-  newInstances: z.number().int(),
-  oldInstances: z.number().int(),
+  canaryInstances: z.number().int(),
+  stableInstances: z.number().int(),
   phaseSince: z.number(),
   progressAt: z.number(),
-  newReady: z.number().int(),
+  canaryReady: z.number().int(),
   windowStart: z.number().optional(),
   stepPassed: z.boolean(),
   pausedBy: z.enum(["user", "inconclusive"]).optional(),
@@ -106,11 +123,44 @@ const verdictSchema = z.strictObject({
 
 const environmentObjectSchema = z.looseObject({ router: z.looseObject({ listen: z.string() }) });
 
+/**
+ * Version 2 (one vocabulary, issue 9): the instance counts are named for the canary (the release being
+ * rolled out) and the stable release (the one it replaces), not "new" and "old"; the analysis is kept
+ * in numbers instead of the units as written.
+ */
 export const RolloutStateCodec: JsonCodec<RolloutState> = defineCodec({
   name: "rollout state",
-  version: 1,
+  version: 2,
   schema: rolloutStateSchema,
+  migrations: { 2: migrateStateToV2 },
+  versionField: "v",
 });
+
+function migrateStateToV2(previous: unknown): unknown {
+  if (!isRecord(previous)) return previous;
+  const { newInstances, oldInstances, newReady, spec, ...rest } = previous;
+  return {
+    ...rest,
+    v: 2,
+    spec: isRecord(spec) ? { ...spec, analysis: migrateAnalysis(spec.analysis) } : spec,
+    canaryInstances: newInstances,
+    stableInstances: oldInstances,
+    canaryReady: newReady,
+  };
+}
+
+/** A version-1 spec's analysis (units as written, plus intervalMs) in numbers; anything else unchanged. */
+function migrateAnalysis(analysis: unknown): unknown {
+  if (analysis === null || !isRecord(analysis)) return analysis;
+  const { intervalMs: _resolvedAlready, ...written } = analysis;
+  const parsed = writtenAnalysisSchema.safeParse(written);
+  // Left as found: the schema check after the migration names what is wrong with the row.
+  return parsed.success ? resolveAnalysis(parsed.data) : analysis;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
 
 export const VerdictCodec: JsonCodec<Verdict> = defineCodec({
   name: "verdict",
@@ -160,16 +210,17 @@ function inOrderOf(stored: unknown, value: unknown): unknown {
 
 /**
  * A value in the column's stored form, checked against the codec's schema on the way: what is written
- * must be readable by `decode`. Version 1 is written un-enveloped (see above); a later version with its
- * envelope, or its rows would read back as version 1 and be migrated twice.
+ * must be readable by `decode`. A version-1 codec writes the value bare (rows from before codecs are
+ * read as version 1 anyway); a later version keeps its envelope (or its version field), or its rows
+ * would read back as version 1 and be migrated twice.
  */
 export function toStored<T>(codec: JsonCodec<T>, value: T, where: string): JsonValue {
-  const enveloped = codec.encode(value);
-  // From version 2 on the envelope is what tells a reader which migrations a row still needs.
-  if (codec.version > 1) return enveloped;
-  if (enveloped === null || typeof enveloped !== "object" || Array.isArray(enveloped)) return enveloped;
-  const data = enveloped.data;
-  if (data === undefined) return null;
-  codec.decode(data, where);
-  return data;
+  const encoded = codec.encode(value);
+  const stored = codec.version === 1 && isEnvelope(encoded) ? (encoded.data ?? null) : encoded;
+  codec.decode(stored, where);
+  return stored;
+}
+
+function isEnvelope(value: JsonValue): value is { $v: JsonValue; data?: JsonValue } {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && "$v" in value;
 }

@@ -215,7 +215,7 @@ describe("applyCommand", () => {
       expect(d.status).toBe("aborted");
       expect(d.reason).toBe("aborted by alice");
       expect(d.slot).toEqual({ stable: "v1", warm: [] });
-      expect(d.state).toMatchObject({ phase: "done", weight: 0, newInstances: 0, oldInstances: 2 });
+      expect(d.state).toMatchObject({ phase: "done", weight: 0, canaryInstances: 0, stableInstances: 2 });
       expect(d.state.phaseSince).toBe(T0 + M);
       expect(d.events).toEqual([
         { type: "rollout.aborted", payload: { reason: "aborted by alice", to: "v1" } },
@@ -253,7 +253,7 @@ describe("applyCommand", () => {
       const aborted = after(r, applyCommand(r, "abort", ACTOR, T0));
       const d = plan(
         aborted,
-        { new: { ready: 2, total: 2, failed: [] }, old: { ready: 2, total: 2, failed: [] } },
+        { canary: { ready: 2, total: 2, failed: [] }, stable: { ready: 2, total: 2, failed: [] } },
         T0 + S,
       );
       expect(d.status).toBe("aborted");
@@ -293,7 +293,7 @@ describe("rollBackActive", () => {
     expect(d.status).toBe("rolled-back");
     expect(d.reason).toBe("rolled back by carol");
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
-    expect(d.state).toMatchObject({ phase: "done", weight: 0, newInstances: 0, oldInstances: 2 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 0, canaryInstances: 0, stableInstances: 2 });
     expect(d.events).toEqual([
       { type: "rollout.rolled-back", payload: { reason: "rolled back by carol", to: "v1" } },
     ]);

@@ -240,14 +240,14 @@ export class RolloutController {
     planned.state = holdTimers(planned.state, heldMs);
     const instances = world.agentState.instances;
     const observed: Observed = {
-      new: observeRelease(instances, rollout.service, rollout.env, rollout.release),
-      old:
+      canary: observeRelease(instances, rollout.service, rollout.env, rollout.release),
+      stable:
         rollout.previous === null
           ? { ready: 0, total: 0, failed: [] }
           : observeRelease(instances, rollout.service, rollout.env, rollout.previous),
     };
     if (!isFinal(rollout.status) && rollout.status !== "watching") {
-      observed.new.failed.push(...(await crashLooping(() => this.#agent.client(), instances, rollout)));
+      observed.canary.failed.push(...(await crashLooping(() => this.#agent.client(), instances, rollout)));
     }
     const since = windowWanted(planned, now);
     if (since !== undefined) {

@@ -107,7 +107,7 @@ describe("desiredReleases", () => {
     for (const weight of [0, 20, 50, 100]) {
       const d = desiredReleases(
         slot("v1"),
-        rollout("progressing", { weight, newInstances: 1, oldInstances: 3 }),
+        rollout("progressing", { weight, canaryInstances: 1, stableInstances: 3 }),
         3,
         T0,
       );
@@ -120,7 +120,7 @@ describe("desiredReleases", () => {
   });
 
   it("a paused rollout decides too", () => {
-    const d = desiredReleases(slot("v1"), rollout("paused", { weight: 20, newInstances: 1 }), 3, T0);
+    const d = desiredReleases(slot("v1"), rollout("paused", { weight: 20, canaryInstances: 1 }), 3, T0);
     expect(d.map((r) => [r.version, r.role, r.weight])).toEqual([
       ["v2", "canary", 20],
       ["v1", "previous", 80],
@@ -130,7 +130,7 @@ describe("desiredReleases", () => {
   it("a first release takes all traffic whatever its weight says", () => {
     const d = desiredReleases(
       slot(null),
-      rollout("progressing", { weight: 0, newInstances: 2 }, { previous: null }),
+      rollout("progressing", { weight: 0, canaryInstances: 2 }, { previous: null }),
       3,
       T0,
     );
@@ -143,7 +143,7 @@ describe("desiredReleases", () => {
         { version: "v0", until: T0 + M },
         { version: "v1", until: T0 + M },
       ]),
-      rollout("progressing", { weight: 20, newInstances: 1, oldInstances: 3 }),
+      rollout("progressing", { weight: 20, canaryInstances: 1, stableInstances: 3 }),
       3,
       T0,
     );
@@ -167,7 +167,7 @@ describe("desiredReleases", () => {
     for (const status of ["watching", "succeeded", "rolled-back", "aborted", "failed"] as const) {
       const d = desiredReleases(
         slot("v2", [{ version: "v1", until: T0 + M }]),
-        rollout(status, { weight: 100, newInstances: 3, oldInstances: 0 }),
+        rollout(status, { weight: 100, canaryInstances: 3, stableInstances: 0 }),
         3,
         T0,
       );
@@ -322,7 +322,7 @@ describe("routeFor", () => {
   it("follows desiredReleases through a canary", () => {
     const desired = desiredReleases(
       slot("v1"),
-      rollout("progressing", { weight: 20, newInstances: 1, oldInstances: 3 }),
+      rollout("progressing", { weight: 20, canaryInstances: 1, stableInstances: 3 }),
       3,
       T0,
     );

@@ -34,8 +34,8 @@ export function parseInstanceId(
 }
 
 /**
- * - A progressing or paused rollout decides: the new release at its weight and instance count, the
- *   previous one with the rest.
+ * - A progressing or paused rollout decides: the canary at its weight and instance count, the
+ *   stable release with the rest.
  * - Otherwise (no rollout, or one that is watching) the slot decides: the stable release with all
  *   traffic at `instances`, warm releases at weight 0 until they expire.
  */
@@ -54,14 +54,14 @@ export function desiredReleases(
     add({
       version: rollout.release,
       role: "canary",
-      instances: state.newInstances,
+      instances: state.canaryInstances,
       weight: rollout.previous === null ? 100 : state.weight,
     });
     if (rollout.previous !== null) {
       add({
         version: rollout.previous,
         role: "previous",
-        instances: state.oldInstances,
+        instances: state.stableInstances,
         weight: 100 - state.weight,
       });
     }

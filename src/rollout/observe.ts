@@ -14,7 +14,7 @@ import { slotKey, type World } from "./controller-types.js";
 import { parseInstanceId } from "./desired.js";
 import type { ReleaseObservation } from "./types.js";
 
-/** Restarts of a new release's instance after which the rollout treats it as failed. */
+/** Restarts of a canary's instance after which the rollout treats it as failed. */
 const CRASH_LOOP_RESTARTS = 3;
 
 /** The world of one tick, around the agent's state already read. */
@@ -65,7 +65,7 @@ export function observeRelease(
 }
 
 /**
- * A new release's instance that keeps crashing counts as failed for the rollout long before the
+ * A canary's instance that keeps crashing counts as failed for the rollout long before the
  * runtime gives up on it (its backoff can take half a minute): users should not wait on a release
  * that cannot start. The reason carries the instance's last log lines.
  */

@@ -14,12 +14,11 @@ type Analysis = NonNullable<RolloutPlanSpec["analysis"]>;
 
 function analysis(over: Partial<Analysis> = {}): Analysis {
   return {
-    interval: "5s",
     intervalMs: 5 * S,
     minSamples: 100,
     confidence: 0.95,
     onInconclusive: "extend",
-    checks: [{ metric: "error-rate", max: "1%" }],
+    checks: [{ metric: "error-rate", max: 0.01 /* 1% */ }],
     ...over,
   };
 }
@@ -69,13 +68,13 @@ function measured(kind: SampleKind, end: number, baseline: SampleWindow | null =
 }
 
 function observed(
-  newReady: number,
-  oldReady = 0,
+  canaryReady: number,
+  stableReady = 0,
   extra: { failed?: { id: string; message: string }[]; window?: Observed["window"] } = {},
 ): Observed {
   return {
-    new: { ready: newReady, total: newReady, failed: extra.failed ?? [] },
-    old: { ready: oldReady, total: oldReady, failed: [] },
+    canary: { ready: canaryReady, total: canaryReady, failed: extra.failed ?? [] },
+    stable: { ready: stableReady, total: stableReady, failed: [] },
     ...(extra.window === undefined ? {} : { window: extra.window }),
   };
 }
@@ -156,15 +155,15 @@ describe("initialState", () => {
   it("starts each strategy in its first phase", () => {
     const s = spec();
     expect(initialState({ strategy: "canary", release: "v2", previous: "v1" }, s, T0)).toMatchObject({
-      v: 1,
+      v: 2,
       phase: "scaling",
       step: 0,
       weight: 0,
-      newInstances: 0,
-      oldInstances: 3,
+      canaryInstances: 0,
+      stableInstances: 3,
       phaseSince: T0,
       progressAt: T0,
-      newReady: 0,
+      canaryReady: 0,
       stepPassed: false,
       verdicts: { pass: 0, fail: 0, inconclusive: 0 },
     });
@@ -178,14 +177,14 @@ describe("initialState", () => {
         phase: "starting",
         step: -1,
         weight: 0,
-        oldInstances: 3,
+        stableInstances: 3,
       });
     }
   });
 
   it("gives the very first release all the traffic and no old instances", () => {
     const state = initialState({ strategy: "initial", release: "v1", previous: null }, spec(), T0);
-    expect(state).toMatchObject({ phase: "starting", weight: 100, oldInstances: 0, newInstances: 0 });
+    expect(state).toMatchObject({ phase: "starting", weight: 100, stableInstances: 0, canaryInstances: 0 });
     expect(state.windowStart).toBeUndefined();
     expect(JSON.parse(JSON.stringify(state))).toEqual(state);
   });
@@ -197,7 +196,7 @@ describe("initial strategy", () => {
     let d: Decision;
     [d, r] = tick(r, observed(0), T0);
     expect(d.status).toBe("progressing");
-    expect(d.state.newInstances).toBe(2);
+    expect(d.state.canaryInstances).toBe(2);
     expect(d.slot).toBeUndefined();
     expect(d.events).toEqual([]);
     [d, r] = tick(r, observed(1), T0 + S);
@@ -207,7 +206,7 @@ describe("initial strategy", () => {
     expect(d.status).toBe("succeeded");
     expect(d.reason).toBe("promoted");
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
-    expect(d.state).toMatchObject({ phase: "done", weight: 100, newInstances: 2, oldInstances: 0 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 100, canaryInstances: 2, stableInstances: 0 });
     expect(eventTypes(d)).toEqual(["rollout.promoted", "rollout.succeeded"]);
     expect(d.events[0]?.payload).toEqual({ release: "v1", watchMs: 0 });
     expect(isFinal(r.status)).toBe(true);
@@ -220,7 +219,7 @@ describe("initial strategy", () => {
     expect(d.status).toBe("failed");
     expect(d.reason).toBe("instance web.production.v1.2 failed: boom: this release cannot start");
     expect(d.slot).toEqual({ stable: null, warm: [] });
-    expect(d.state).toMatchObject({ phase: "done", weight: 0, newInstances: 0, oldInstances: 0 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 0, canaryInstances: 0, stableInstances: 0 });
     expect(d.events).toEqual([{ type: "rollout.failed", payload: { reason: d.reason, to: null } }]);
   });
 
@@ -272,18 +271,24 @@ describe("canary", () => {
     );
     let d: Decision;
     [d, r] = tick(r, observed(0, 5), T0);
-    expect(d.state).toMatchObject({ phase: "scaling", step: 0, weight: 0, newInstances: 2, oldInstances: 5 });
+    expect(d.state).toMatchObject({
+      phase: "scaling",
+      step: 0,
+      weight: 0,
+      canaryInstances: 2,
+      stableInstances: 5,
+    });
     expect(d.events).toEqual([]);
     [d, r] = tick(r, observed(1, 5), T0 + S);
-    expect(d.state).toMatchObject({ phase: "scaling", weight: 0, newInstances: 2 });
+    expect(d.state).toMatchObject({ phase: "scaling", weight: 0, canaryInstances: 2 });
     [d, r] = tick(r, observed(2, 5), T0 + 2 * S);
     expect(d.state).toMatchObject({ phase: "step", step: 0, weight: 30, phaseSince: T0 + 2 * S });
     expect(d.events).toEqual([{ type: "rollout.step", payload: { step: 1, steps: 2, weight: 30 } }]);
     // No pause, no analysis: the next tick moves on to scale for step 2.
     [d, r] = tick(r, observed(2, 5), T0 + 3 * S);
-    expect(d.state).toMatchObject({ phase: "scaling", step: 1, weight: 30, newInstances: 2 });
+    expect(d.state).toMatchObject({ phase: "scaling", step: 1, weight: 30, canaryInstances: 2 });
     [d, r] = tick(r, observed(2, 5), T0 + 4 * S);
-    expect(d.state).toMatchObject({ phase: "scaling", step: 1, weight: 30, newInstances: 3 });
+    expect(d.state).toMatchObject({ phase: "scaling", step: 1, weight: 30, canaryInstances: 3 });
     [d, r] = tick(r, observed(3, 5), T0 + 5 * S);
     expect(d.state).toMatchObject({ phase: "step", step: 1, weight: 50 });
     expect(d.events).toEqual([{ type: "rollout.step", payload: { step: 2, steps: 2, weight: 50 } }]);
@@ -391,7 +396,7 @@ describe("canary", () => {
     const d = plan(r0, observed(1, 4, { window: measured("fail", end) }), end);
     expect(d.status).toBe("rolled-back");
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
-    expect(d.state).toMatchObject({ phase: "done", weight: 0, newInstances: 0, oldInstances: 4 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 0, canaryInstances: 0, stableInstances: 4 });
     expect(d.state.windowStart).toBeUndefined();
     expect(d.state.verdicts).toEqual({ pass: 0, fail: 1, inconclusive: 0 });
     expect(d.verdict).toMatchObject({ windowStart: T0 + S, windowEnd: end, phase: "step", step: 0 });
@@ -425,7 +430,7 @@ describe("canary", () => {
     expect(d.events).toEqual([]);
     // Scaling for step 2 resets the pass and opens a fresh window.
     [d, r] = tick(r, observed(1, 4), T0 + 32 * S);
-    expect(d.state).toMatchObject({ phase: "scaling", newInstances: 2, weight: 25 });
+    expect(d.state).toMatchObject({ phase: "scaling", canaryInstances: 2, weight: 25 });
     [d, r] = tick(r, observed(2, 4), T0 + 33 * S);
     expect(d.state).toMatchObject({ phase: "step", step: 1, weight: 50, stepPassed: false });
     expect(d.state.windowStart).toBe(T0 + 33 * S);
@@ -551,7 +556,7 @@ describe("canary", () => {
     [d, r] = tick(r, observed(1, 2), T0 + 2 * M);
     expect(d.state).toMatchObject({ phase: "promoting", step: 1 });
     [d, r] = tick(r, observed(1, 2), T0 + 2 * M + S);
-    expect(d.state).toMatchObject({ phase: "promoting", newInstances: 2, weight: 50 });
+    expect(d.state).toMatchObject({ phase: "promoting", canaryInstances: 2, weight: 50 });
     [d, r] = tick(r, observed(2, 2), T0 + 2 * M + 2 * S);
     expect(d.status).toBe("succeeded");
     expect(r.state.weight).toBe(100);
@@ -607,11 +612,11 @@ describe("canary", () => {
     expect(d.state).toMatchObject({ phase: "promoting", step: 0, weight: 10 });
     expect(d.state.promote).toBeUndefined();
     [d, r] = tick(r, observed(1, 4), T0 + 3 * S);
-    expect(d.state).toMatchObject({ phase: "promoting", newInstances: 4, weight: 10 });
+    expect(d.state).toMatchObject({ phase: "promoting", canaryInstances: 4, weight: 10 });
     expect(d.slot).toBeUndefined();
     [d, r] = tick(r, observed(4, 4), T0 + 4 * S);
     expect(d.status).toBe("succeeded");
-    expect(d.state).toMatchObject({ weight: 100, newInstances: 4, oldInstances: 0 });
+    expect(d.state).toMatchObject({ weight: 100, canaryInstances: 4, stableInstances: 0 });
     // No analysis: no watch, no warm release for a canary.
     expect(d.slot).toEqual({ stable: "v2", warm: [] });
     expect(r.state.phase).toBe("done");
@@ -630,7 +635,7 @@ describe("canary", () => {
     [d, r] = tick(r, observed(1, 4), T0 + 11 * S);
     expect(d.state).toMatchObject({ phase: "promoting", step: 1, weight: 25 });
     [d, r] = tick(r, observed(1, 4), T0 + 12 * S);
-    expect(d.state).toMatchObject({ phase: "promoting", newInstances: 4, oldInstances: 4, weight: 25 });
+    expect(d.state).toMatchObject({ phase: "promoting", canaryInstances: 4, stableInstances: 4, weight: 25 });
     [d, r] = tick(r, observed(3, 4), T0 + 13 * S);
     expect(d.state.weight).toBe(25);
     expect(d.status).toBe("progressing");
@@ -641,8 +646,8 @@ describe("canary", () => {
     expect(d.state).toMatchObject({
       phase: "watching",
       weight: 100,
-      newInstances: 4,
-      oldInstances: 0,
+      canaryInstances: 4,
+      stableInstances: 0,
       watchUntil: at + 2 * M,
       windowStart: nextWindowStart(at),
       phaseSince: at,
@@ -668,7 +673,7 @@ describe("canary", () => {
     const verdicts: unknown[] = [];
     const steps: number[] = [];
     for (let t = T0; t <= T0 + 2 * M && !isFinal(r.status); t += S) {
-      const o = observed(r.state.newInstances, 2);
+      const o = observed(r.state.canaryInstances, 2);
       expect(windowWanted(r, t)).toBeUndefined();
       // Even a window handed over is not judged: nothing is open.
       [d, r] = tick(r, { ...o, window: measured("fail", t) }, t);
@@ -707,7 +712,9 @@ describe("canary", () => {
 
 describe("canary watch", () => {
   /** A canary promoted at T0 + 20 s with a 1 m watch, its baseline 1000 requests without errors. */
-  function watching(checks: Analysis["checks"] = [{ metric: "error-rate", max: "1%" }]): PlannerRollout {
+  function watching(
+    checks: Analysis["checks"] = [{ metric: "error-rate", max: 0.01 /* 1% */ }],
+  ): PlannerRollout {
     let r = rollout(
       "canary",
       spec({
@@ -730,7 +737,7 @@ describe("canary watch", () => {
   }
 
   it("judges against the stored baseline, not the window's", () => {
-    const r = watching([{ metric: "error-rate", vsBaseline: "+0.5pp" }]);
+    const r = watching([{ metric: "error-rate", vsBaseline: 0.005 /* +0.5pp */ }]);
     expect(windowWanted(r, T0 + 25 * S - 1)).toBeUndefined();
     expect(windowWanted(r, T0 + 25 * S)).toBe(T0 + 20 * S);
     // Against this window's baseline (40% errors) the canary (30%) would pass; against the stored one it fails.
@@ -741,7 +748,7 @@ describe("canary watch", () => {
     expect(d.status).toBe("rolled-back");
     expect(d.reason).toBe(`analysis failed after promotion, during the watch: ${d.verdict?.verdict.message}`);
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
-    expect(d.state).toMatchObject({ weight: 0, newInstances: 0, oldInstances: 2, phase: "done" });
+    expect(d.state).toMatchObject({ weight: 0, canaryInstances: 0, stableInstances: 2, phase: "done" });
     expect(eventTypes(d)).toEqual(["rollout.analysis", "rollout.rolled-back"]);
   });
 
@@ -890,23 +897,23 @@ describe("rolling", () => {
    */
   function simulate(n: number, maxSurge: number, maxUnavailable: number, startTicks = 1) {
     let r = rollout("rolling", spec({ instances: n, maxSurge, maxUnavailable }));
-    let oldReady = n;
+    let stableReady = n;
     const askedAt: number[] = [];
     const ticks: Tick[] = [];
     let last: Decision | undefined;
     for (let k = 0; k < 100 && !isFinal(r.status); k++) {
-      const newReady = askedAt.filter((at) => k - at >= startTicks).length;
-      const d = plan(r, observed(newReady, oldReady), T0 + k * S);
-      const keptOld = Math.min(oldReady, d.state.oldInstances);
-      const serving = keptOld + newReady;
+      const canaryReady = askedAt.filter((at) => k - at >= startTicks).length;
+      const d = plan(r, observed(canaryReady, stableReady), T0 + k * S);
+      const keptStable = Math.min(stableReady, d.state.stableInstances);
+      const serving = keptStable + canaryReady;
       ticks.push({
-        desiredTotal: d.state.newInstances + d.state.oldInstances,
+        desiredTotal: d.state.canaryInstances + d.state.stableInstances,
         serving,
         weight: d.state.weight,
-        expectedWeight: d.status === "succeeded" ? 100 : Math.round((100 * newReady) / serving),
+        expectedWeight: d.status === "succeeded" ? 100 : Math.round((100 * canaryReady) / serving),
       });
-      oldReady = keptOld;
-      while (askedAt.length < d.state.newInstances) askedAt.push(k);
+      stableReady = keptStable;
+      while (askedAt.length < d.state.canaryInstances) askedAt.push(k);
       r = apply(r, d);
       last = d;
     }
@@ -950,15 +957,15 @@ describe("rolling", () => {
   it("the first tick starts maxSurge new instances and keeps all the old ones", () => {
     const r = rollout("rolling", spec({ instances: 3, maxSurge: 1, maxUnavailable: 0 }));
     const d = plan(r, observed(0, 3), T0);
-    expect(d.state).toMatchObject({ phase: "rolling", newInstances: 1, oldInstances: 3, weight: 0 });
+    expect(d.state).toMatchObject({ phase: "rolling", canaryInstances: 1, stableInstances: 3, weight: 0 });
     expect(d.status).toBe("progressing");
   });
 
   it("removes no old instance while old + new ready is only N − maxUnavailable", () => {
     const r = rollout("rolling", spec({ instances: 3, maxSurge: 1, maxUnavailable: 0 }));
     // Only 2 of 3 old are ready, 1 new is ready: nothing may be removed (2 + 1 = 3 = N − 0).
-    const d = plan({ ...r, state: { ...r.state, newInstances: 1 } }, observed(1, 2), T0 + S);
-    expect(d.state.oldInstances).toBe(3);
+    const d = plan({ ...r, state: { ...r.state, canaryInstances: 1 } }, observed(1, 2), T0 + S);
+    expect(d.state.stableInstances).toBe(3);
     expect(d.state.weight).toBe(33);
   });
 
@@ -966,7 +973,7 @@ describe("rolling", () => {
     const r = rollout("rolling", spec({ instances: 3 }));
     const d = plan(r, observed(0, 3, { failed: [{ id: "web.production.v2.1", message: "exit 1" }] }), T0);
     expect(d.status).toBe("rolled-back");
-    expect(d.state).toMatchObject({ weight: 0, newInstances: 0, oldInstances: 3 });
+    expect(d.state).toMatchObject({ weight: 0, canaryInstances: 0, stableInstances: 3 });
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
   });
 
@@ -987,7 +994,7 @@ describe("blue-green", () => {
     let r = rollout("blue-green", spec({ instances: 3, analysis: analysis(), keepWarmMs: 5 * M }));
     let d: Decision;
     [d, r] = tick(r, observed(0, 3), T0);
-    expect(d.state).toMatchObject({ phase: "starting", newInstances: 3, oldInstances: 3, weight: 0 });
+    expect(d.state).toMatchObject({ phase: "starting", canaryInstances: 3, stableInstances: 3, weight: 0 });
     [d, r] = tick(r, observed(2, 3), T0 + S);
     expect(d.state.phase).toBe("starting");
     const at = T0 + 2 * S + 400;
@@ -1006,7 +1013,7 @@ describe("blue-green", () => {
     const sw = T0 + 13 * S;
     [d, r] = tick(r, observed(3, 3, { window: measured("pass", sw) }), sw);
     expect(d.status).toBe("succeeded");
-    expect(d.state).toMatchObject({ phase: "done", weight: 100, oldInstances: 0, newInstances: 3 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 100, stableInstances: 0, canaryInstances: 3 });
     expect(d.slot).toEqual({ stable: "v2", warm: [{ version: "v1", until: iso(sw + 5 * M) }] });
     expect(eventTypes(d)).toEqual(["rollout.analysis", "rollout.promoted", "rollout.succeeded"]);
     expect(r.status).toBe("succeeded");
@@ -1077,7 +1084,7 @@ describe("rollback strategy", () => {
     const d = plan(r, observed(3, 3), T0);
     expect(d.status).toBe("succeeded");
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
-    expect(d.state).toMatchObject({ phase: "done", weight: 100, newInstances: 3, oldInstances: 0 });
+    expect(d.state).toMatchObject({ phase: "done", weight: 100, canaryInstances: 3, stableInstances: 0 });
     expect(eventTypes(d)).toEqual(["rollout.promoted", "rollout.succeeded"]);
   });
 
@@ -1086,7 +1093,7 @@ describe("rollback strategy", () => {
     let d: Decision;
     [d, r] = tick(r, observed(1, 3), T0);
     expect(d.status).toBe("progressing");
-    expect(d.state).toMatchObject({ phase: "starting", newInstances: 3, weight: 0 });
+    expect(d.state).toMatchObject({ phase: "starting", canaryInstances: 3, weight: 0 });
     [d, r] = tick(r, observed(3, 3), T0 + S);
     expect(d.status).toBe("succeeded");
     expect(r.state.weight).toBe(100);

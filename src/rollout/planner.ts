@@ -6,10 +6,10 @@
  * again from the stored state and what the agent reports.
  *
  * Rules every strategy shares, checked before the strategy's own step, in this order:
- * 1. A failed instance of the new release (crash loop, port in use) rolls back at once, with the
+ * 1. A failed instance of the canary (crash loop, port in use) rolls back at once, with the
  *    instance's message (its last log lines) as the reason.
- * 2. An analysis window that is due is judged (canary vs the previous release over the same window;
- *    during the watch, vs the previous release's last passing figures). A fail rolls back. A pass
+ * 2. An analysis window that is due is judged (the canary vs the stable release over the same window;
+ *    during the watch, vs the stable release's last passing figures). A fail rolls back. A pass
  *    closes the window and opens the next one (disjoint windows, so no request is judged twice). An
  *    inconclusive verdict keeps the window open: it grows until it holds enough traffic.
  * 3. No progress (an instance becoming ready, a step advancing, a verdict passing) for
@@ -72,17 +72,17 @@ export function initialState(
   const phase =
     rollout.strategy === "canary" ? "scaling" : rollout.strategy === "rolling" ? "rolling" : "starting";
   return {
-    v: 1,
+    v: 2,
     spec,
     phase,
     step: rollout.strategy === "canary" ? 0 : -1,
     // The very first release has nothing to share traffic with.
     weight: rollout.strategy === "initial" ? 100 : 0,
-    newInstances: 0,
-    oldInstances: rollout.previous === null ? 0 : spec.instances,
+    canaryInstances: 0,
+    stableInstances: rollout.previous === null ? 0 : spec.instances,
     phaseSince: now,
     progressAt: now,
-    newReady: 0,
+    canaryReady: 0,
     stepPassed: false,
     verdicts: { pass: 0, fail: 0, inconclusive: 0 },
   };
@@ -98,10 +98,10 @@ export function plan(rollout: PlannerRollout, observed: Observed, now: number): 
   if (isFinal(rollout.status)) return draft;
   const s = draft.state;
 
-  if (observed.new.ready > s.newReady) s.progressAt = now;
-  s.newReady = observed.new.ready;
+  if (observed.canary.ready > s.canaryReady) s.progressAt = now;
+  s.canaryReady = observed.canary.ready;
 
-  const failed = observed.new.failed[0];
+  const failed = observed.canary.failed[0];
   if (failed !== undefined && s.phase !== "watching") {
     return rollBack(rollout, draft, now, `instance ${failed.id} failed: ${failed.message}`);
   }
@@ -121,7 +121,7 @@ export function plan(rollout: PlannerRollout, observed: Observed, now: number): 
       draft,
       now,
       `no progress for ${formatMs(s.spec.progressDeadlineMs)} (progress deadline) in phase ${s.phase}` +
-        `: ${observed.new.ready} of ${s.newInstances} new instances ready`,
+        `: ${observed.canary.ready} of ${s.canaryInstances} new instances ready`,
     );
   }
 
@@ -138,8 +138,8 @@ export function plan(rollout: PlannerRollout, observed: Observed, now: number): 
     case "rolling":
       return planRolling(rollout, draft, observed, now);
     case "promoting":
-      s.newInstances = s.spec.instances;
-      if (observed.new.ready >= s.spec.instances) return promote(rollout, draft, now);
+      s.canaryInstances = s.spec.instances;
+      if (observed.canary.ready >= s.spec.instances) return promote(rollout, draft, now);
       return draft;
     case "watching":
       if (s.watchUntil !== undefined && now >= s.watchUntil) {
@@ -156,8 +156,8 @@ export function plan(rollout: PlannerRollout, observed: Observed, now: number): 
 
 function planStarting(rollout: PlannerRollout, draft: Draft, observed: Observed, now: number): Decision {
   const s = draft.state;
-  s.newInstances = s.spec.instances;
-  if (observed.new.ready < s.spec.instances) return draft;
+  s.canaryInstances = s.spec.instances;
+  if (observed.canary.ready < s.spec.instances) return draft;
   if (rollout.strategy === "blue-green" && s.spec.analysis !== null && rollout.previous !== null) {
     enterPhase(s, "preview", now);
     s.windowStart = nextWindowStart(now);
@@ -175,8 +175,8 @@ function planScaling(rollout: PlannerRollout, draft: Draft, observed: Observed, 
     enterPhase(s, "promoting", now);
     return draft;
   }
-  s.newInstances = Math.max(s.newInstances, canaryInstances(s.spec.instances, step.weight));
-  if (observed.new.ready < s.newInstances) return draft;
+  s.canaryInstances = Math.max(s.canaryInstances, canaryInstances(s.spec.instances, step.weight));
+  if (observed.canary.ready < s.canaryInstances) return draft;
   s.weight = step.weight;
   enterPhase(s, "step", now);
   s.stepPassed = s.spec.analysis === null;
@@ -240,32 +240,32 @@ function planStep(rollout: PlannerRollout, draft: Draft, now: number): Decision 
 function planRolling(rollout: PlannerRollout, draft: Draft, observed: Observed, now: number): Decision {
   const s = draft.state;
   const n = s.spec.instances;
-  const oldReady = Math.min(observed.old.ready, s.oldInstances);
-  const removable = oldReady + observed.new.ready - (n - s.spec.maxUnavailable);
-  if (removable > 0 && s.oldInstances > 0) {
-    s.oldInstances = Math.max(0, s.oldInstances - removable);
+  const stableReady = Math.min(observed.stable.ready, s.stableInstances);
+  const removable = stableReady + observed.canary.ready - (n - s.spec.maxUnavailable);
+  if (removable > 0 && s.stableInstances > 0) {
+    s.stableInstances = Math.max(0, s.stableInstances - removable);
     s.progressAt = now;
   }
-  s.newInstances = Math.min(n, Math.max(s.newInstances, n + s.spec.maxSurge - s.oldInstances));
-  const keptOld = Math.min(observed.old.ready, s.oldInstances);
-  const serving = keptOld + observed.new.ready;
+  s.canaryInstances = Math.min(n, Math.max(s.canaryInstances, n + s.spec.maxSurge - s.stableInstances));
+  const keptStable = Math.min(observed.stable.ready, s.stableInstances);
+  const serving = keptStable + observed.canary.ready;
   s.weight =
     serving === 0
-      ? keptOld === 0 && s.oldInstances === 0
+      ? keptStable === 0 && s.stableInstances === 0
         ? 100
         : 0
-      : Math.round((100 * observed.new.ready) / serving);
-  if (observed.new.ready >= n && s.oldInstances === 0) return promote(rollout, draft, now);
+      : Math.round((100 * observed.canary.ready) / serving);
+  if (observed.canary.ready >= n && s.stableInstances === 0) return promote(rollout, draft, now);
   return draft;
 }
 
-/** The new release takes all traffic and becomes the slot's stable release. */
+/** The canary takes all traffic and becomes the slot's stable release. */
 function promote(rollout: PlannerRollout, draft: Draft, now: number): Decision {
   const s = draft.state;
   delete s.promote;
   s.weight = 100;
-  s.newInstances = s.spec.instances;
-  s.oldInstances = 0;
+  s.canaryInstances = s.spec.instances;
+  s.stableInstances = 0;
   s.progressAt = now;
   const watch =
     s.spec.analysis !== null && s.spec.watchMs > 0 && s.baseline !== undefined && rollout.previous !== null
@@ -301,7 +301,7 @@ function promote(rollout: PlannerRollout, draft: Draft, now: number): Decision {
   return draft;
 }
 
-/** Traffic back to the previous release, the new release's instances stopped. */
+/** Traffic back to the stable release, the canary's instances stopped. */
 export function rollBack(rollout: PlannerRollout, draft: Draft, now: number, reason: string): Decision {
   const s = draft.state;
   const to = rollout.previous;
@@ -313,8 +313,8 @@ export function rollBack(rollout: PlannerRollout, draft: Draft, now: number, rea
   delete s.pausedBy;
   delete s.pausedAt;
   s.weight = 0;
-  s.newInstances = 0;
-  s.oldInstances = to === null ? 0 : s.spec.instances;
+  s.canaryInstances = 0;
+  s.stableInstances = to === null ? 0 : s.spec.instances;
   draft.slot = { stable: to, warm: [] };
   draft.events.push({
     type: to === null ? "rollout.failed" : "rollout.rolled-back",

@@ -120,20 +120,23 @@ describe("resolvePlanSpec", () => {
     ]);
   });
 
-  it("resolves analysis with its interval in milliseconds and its defaults", () => {
+  it("resolves analysis to numbers once: the interval in milliseconds, each limit in its unit, defaults", () => {
     const s = resolvePlanSpec(
       service(
         2,
-        "{ strategy: canary, steps: [{ weight: 50 }], analysis: { interval: 10s, checks: [{ metric: error-rate, max: 1% }] } }",
+        "{ strategy: canary, steps: [{ weight: 50 }], analysis: { interval: 10s, checks: [" +
+          "{ metric: error-rate, max: 1%, vsBaseline: +0.5pp }, { metric: latency-p95, max: 1.5s, vsBaseline: x1.25 }] } }",
       ),
     );
     expect(s.analysis).toEqual({
-      interval: "10s",
       intervalMs: 10 * S,
       minSamples: 100,
       confidence: 0.95,
       onInconclusive: "extend",
-      checks: [{ metric: "error-rate", max: "1%" }],
+      checks: [
+        { metric: "error-rate", max: 0.01, vsBaseline: 0.005 },
+        { metric: "latency-p95", max: 1_500, vsBaseline: 1.25 },
+      ],
     });
   });
 

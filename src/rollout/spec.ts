@@ -2,6 +2,7 @@
  * From a service's applied config to the numbers the planner works with, once, when a rollout starts.
  */
 import { parseDuration, UNTIL_PROMOTE, type ServiceConfig } from "../config/index.js";
+import { resolveAnalysis } from "./analysis-spec.js";
 import type { RolloutPlanSpec } from "./types.js";
 
 /** Kubernetes' rule: a surge percentage rounds up, an unavailable percentage rounds down. */
@@ -17,8 +18,7 @@ export function resolvePlanSpec(service: ServiceConfig): RolloutPlanSpec {
   const maxUnavailable = Math.min(instances, resolveCount(r.maxUnavailable, instances, Math.floor));
   // 0 and 0 is refused by the schema, but a percentage can round to 0 on a small service.
   if (maxSurge === 0 && maxUnavailable === 0) maxSurge = 1;
-  const analysis =
-    r.analysis === undefined ? null : { ...r.analysis, intervalMs: parseDuration(r.analysis.interval) };
+  const analysis = r.analysis === undefined ? null : resolveAnalysis(r.analysis);
   return {
     instances,
     maxSurge,

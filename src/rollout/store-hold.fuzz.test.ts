@@ -47,16 +47,16 @@ const canaryAtStep = fc
       phase: "step" as const,
       step: at,
       weight: steps[at]!.weight,
-      newInstances: canary,
-      newReady: canary,
+      canaryInstances: canary,
+      canaryReady: canary,
       ...(paused ? { pausedBy: "user" as const, pausedAt: T0 } : {}),
     };
     return { ...base, status: paused ? "paused" : "progressing", state };
   });
 
 const ready = (r: PlannerRollout): Observed => ({
-  new: { ready: r.state.newInstances, total: r.state.newInstances, failed: [] },
-  old: { ready: r.state.oldInstances, total: r.state.oldInstances, failed: [] },
+  canary: { ready: r.state.canaryInstances, total: r.state.canaryInstances, failed: [] },
+  stable: { ready: r.state.stableInstances, total: r.state.stableInstances, failed: [] },
 });
 
 describe("a rollout held by the store (property)", () => {

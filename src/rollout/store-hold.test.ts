@@ -25,13 +25,18 @@ const SPEC: RolloutPlanSpec = {
 /** A canary holding its first step since `since`, with its one canary instance ready. */
 function atStep(since: number): PlannerRollout {
   const base = { strategy: "canary" as const, release: "v2", previous: "v1" };
-  const state = { ...initialState(base, SPEC, since), phase: "step" as const, weight: 50, newInstances: 1 };
-  return { ...base, status: "progressing", state: { ...state, newReady: 1 } };
+  const state = {
+    ...initialState(base, SPEC, since),
+    phase: "step" as const,
+    weight: 50,
+    canaryInstances: 1,
+  };
+  return { ...base, status: "progressing", state: { ...state, canaryReady: 1 } };
 }
 
 const world: Observed = {
-  new: { ready: 1, total: 1, failed: [] },
-  old: { ready: 2, total: 2, failed: [] },
+  canary: { ready: 1, total: 1, failed: [] },
+  stable: { ready: 2, total: 2, failed: [] },
 };
 
 const full = (cause = "SQLITE_FULL") =>

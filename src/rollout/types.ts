@@ -1,6 +1,8 @@
 /**
  * The rollout engine's state, stored as the rollout's `state` JSON, and what the planner is told about
- * the world. All times are epoch milliseconds; everything is plain JSON (no NaN, no undefined values
+ * the world. Vocabulary (docs/reconcilers.md): the **canary** is the release being rolled out, whatever
+ * the strategy; the **stable** release is the one it replaces (the rollout row's `release` and
+ * `previous`); the **baseline** is the stable release's figures the judge compares the canary's with. All times are epoch milliseconds; everything is plain JSON (no NaN, no undefined values
  * that matter), because the state is written to the store on every transition and read back after a
  * restart.
  */
@@ -16,6 +18,7 @@ export interface RolloutPlanSpec {
   maxUnavailable: number;
   /** Canary steps; empty for other strategies. `pauseMs` null: no hold; "until-promote": wait for promote. */
   steps: { weight: number; pauseMs: number | "until-promote" | null }[];
+  /** The analysis in numbers (analysis-spec.ts); null: the rollout is not judged. */
   analysis: (AnalysisConfig & { intervalMs: number }) | null;
   /** 0: no watch after promotion. */
   watchMs: number;
@@ -24,13 +27,13 @@ export interface RolloutPlanSpec {
 }
 
 /**
- * - starting: the new release's instances are starting (initial, blue-green, rollback);
+ * - starting: the canary's instances are starting (initial, blue-green, rollback);
  * - scaling: canary instances for the next step are starting; the weight has not moved yet;
  * - step: a canary step holds its weight while the canary is judged;
- * - preview: blue-green's full new set is up and judged on test traffic before the switch;
+ * - preview: blue-green's full canary set is up and judged on test traffic before the switch;
  * - rolling: instances are replaced a few at a time;
- * - promoting: the new release is scaled to full size before it takes all traffic;
- * - watching: promoted, judged against the old release's last figures;
+ * - promoting: the canary is scaled to full size before it takes all traffic;
+ * - watching: promoted, judged against the stable release's last figures;
  * - done: final.
  */
 export type RolloutPhase =
@@ -50,22 +53,22 @@ export interface VerdictSummary {
 }
 
 export interface RolloutState {
-  v: 1;
+  v: 2;
   spec: RolloutPlanSpec;
   phase: RolloutPhase;
   /** Canary step index (0-based); -1 before the first step. */
   step: number;
-  /** Percent of the service's traffic the new release gets now. */
+  /** Percent of the service's traffic the canary gets now. */
   weight: number;
-  /** Instances of the new and of the previous release the engine wants running now. */
-  newInstances: number;
-  oldInstances: number;
+  /** Instances of the canary and of the stable release the engine wants running now. */
+  canaryInstances: number;
+  stableInstances: number;
   /** When the current phase (or step) began; shifted forward by time spent paused. */
   phaseSince: number;
   /** Last progress (an instance became ready, a step advanced, a verdict passed), for the deadline. */
   progressAt: number;
-  /** Ready instances of the new release last seen, to notice progress. */
-  newReady: number;
+  /** Ready instances of the canary last seen, to notice progress. */
+  canaryReady: number;
   /** The open analysis window's start; absent when nothing is being judged. */
   windowStart?: number;
   /** A verdict passed during the current step (or preview). */
@@ -76,7 +79,7 @@ export interface RolloutState {
   /** Set by `promote`: end the current step's hold (`step`) or skip the remaining steps (`full`). */
   promote?: "step" | "full";
   watchUntil?: number;
-  /** The previous release's figures from the last passing window, the watch's baseline. */
+  /** The stable release's figures from the last passing window, the watch's baseline. */
   baseline?: StoredWindow;
   lastVerdict?: VerdictSummary;
   verdicts: { pass: number; fail: number; inconclusive: number };
@@ -86,13 +89,13 @@ export interface RolloutState {
 export interface ReleaseObservation {
   ready: number;
   total: number;
-  /** Instances that gave up (crash loop, port in use): a new release with one is rolled back. */
+  /** Instances that gave up (crash loop, port in use): a canary with one is rolled back. */
   failed: { id: string; message: string }[];
 }
 
 export interface Observed {
-  new: ReleaseObservation;
-  old: ReleaseObservation;
+  canary: ReleaseObservation;
+  stable: ReleaseObservation;
   /** Present when `windowWanted` asked for one: both releases over [windowStart, end]. */
   window?: { canary: SampleWindow; baseline: SampleWindow | null; end: number };
 }
@@ -101,7 +104,9 @@ export interface Observed {
 export interface PlannerRollout {
   strategy: RolloutStrategy;
   status: RolloutStatus;
+  /** The canary: the release this rollout rolls out. */
   release: string;
+  /** The stable release it replaces; null for a service's first release. */
   previous: string | null;
   state: RolloutState;
 }

@@ -28,11 +28,10 @@ function judgeInput(w: StatsWindow): SampleWindow {
 }
 
 const ERROR_RATE: AnalysisConfig = {
-  interval: "1s",
   minSamples: 10,
   confidence: 0.95,
   onInconclusive: "extend",
-  checks: [{ metric: "error-rate", max: "5%" }],
+  checks: [{ metric: "error-rate", max: 0.05 /* 5% */ }],
 };
 
 /**

@@ -72,4 +72,25 @@ describe("defineCodec", () => {
       /no migration to version 3/,
     );
   });
+
+  it("a value carrying its own version field is stored bare and read by that field", () => {
+    const inline = defineCodec({
+      name: "thing state",
+      version: 2,
+      schema: z.strictObject({ v: z.literal(2), steps: z.number().int() }),
+      migrations: {
+        2: (previous) => {
+          const old = previous as { v: 1; step: number };
+          return { v: 2, steps: old.step };
+        },
+      },
+      versionField: "v",
+    });
+    expect(inline.encode({ v: 2, steps: 3 })).toEqual({ v: 2, steps: 3 });
+    expect(inline.decode({ v: 2, steps: 3 }, "row 1")).toEqual({ v: 2, steps: 3 });
+    // Version 1 rows: by their field, or without one.
+    expect(inline.decode({ v: 1, step: 4 }, "row 1")).toEqual({ v: 2, steps: 4 });
+    expect(inline.decode({ step: 5 }, "row 1")).toEqual({ v: 2, steps: 5 });
+    expect(refusal(() => inline.decode({ v: 3, steps: 1 }, "row 2")).message).toMatch(/version 3/);
+  });
 });

@@ -10,6 +10,10 @@
  * migrations in order (`migrations[2]` turns a version-1 value into a version-2 one, and so on), then
  * checks the result against the schema; nothing is written back until the owner saves the row again.
  *
+ * A value that carries its own version (a rollout's state has `v`) names that field as `versionField`:
+ * it is stored bare, its version read from the field (absent: 1), so what the API shows as stored is the
+ * value itself, never an envelope.
+ *
  * @example
  *   const RunStateCodec = defineCodec({ name: "pipeline run state", version: 1, schema: RunStateSchema });
  *   const state = RunStateCodec.decode(row.state, `pipeline run ${row.id}`); // RunState, or throws
@@ -36,12 +40,20 @@ export interface CodecDefinition<S extends z.ZodType> {
   schema: S;
   /** `migrations[n]` turns a version n-1 value into a version n value, for n from 2 to `version`. */
   migrations?: Readonly<Record<number, (previous: unknown) => unknown>>;
+  /** The value's own field holding its version: stored bare, no envelope (see above). */
+  versionField?: string;
 }
 
 const VERSION = "$v";
 
-function envelope(stored: JsonValue): { version: number; data: unknown } {
-  if (stored !== null && typeof stored === "object" && !Array.isArray(stored) && VERSION in stored) {
+function envelope(stored: JsonValue, versionField: string | undefined): { version: number; data: unknown } {
+  const isObject = stored !== null && typeof stored === "object" && !Array.isArray(stored);
+  if (versionField !== undefined) {
+    const version = isObject ? stored[versionField] : undefined;
+    const ok = typeof version === "number" && Number.isInteger(version) && version >= 1;
+    return { version: ok ? version : 1, data: stored };
+  }
+  if (isObject && VERSION in stored) {
     const version = stored[VERSION];
     if (typeof version === "number" && Number.isInteger(version) && version >= 1 && "data" in stored) {
       return { version, data: stored.data };
@@ -55,7 +67,7 @@ function envelope(stored: JsonValue): { version: number; data: unknown } {
  * The schema should describe the value as the code uses it (defaults applied), not be looser.
  */
 export function defineCodec<S extends z.ZodType>(definition: CodecDefinition<S>): JsonCodec<z.output<S>> {
-  const { name, version, schema, migrations = {} } = definition;
+  const { name, version, schema, migrations = {}, versionField } = definition;
   for (let n = 2; n <= version; n++) {
     if (migrations[n] === undefined) throw new Error(`${name} codec: no migration to version ${n}`);
   }
@@ -63,10 +75,11 @@ export function defineCodec<S extends z.ZodType>(definition: CodecDefinition<S>)
     name,
     version,
     encode(value) {
+      if (versionField !== undefined) return value as JsonValue;
       return { [VERSION]: version, data: value as JsonValue };
     },
     decode(stored, where) {
-      const found = envelope(stored);
+      const found = envelope(stored, versionField);
       if (found.version > version) {
         throw new SlipwayError(
           "state_unreadable",
