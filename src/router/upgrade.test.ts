@@ -256,7 +256,9 @@ describe("a client that half-closes before the target has switched", () => {
       () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();
-          server.close(() => resolve());
+          server.close(() => {
+            resolve();
+          });
         }),
     );
     const r = await router((server.address() as AddressInfo).port);
