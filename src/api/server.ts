@@ -15,7 +15,7 @@ import { registerPipelineRoutes, type PipelinesApi } from "./routes/pipelines.js
 import { registerStatusRoutes, type ServerInfo } from "./routes/status.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { MAX_SOURCE_BYTES } from "./schemas.js";
-import { useZodSchemas, zodToOpenApi, type ZodTypeProvider } from "./zod-schema.js";
+import { useZodSchemas, zodSchemaController, zodToOpenApi, type ZodTypeProvider } from "./zod-schema.js";
 
 export interface ApiOptions {
   store: Store;
@@ -72,6 +72,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // A path parameter that is not valid percent-encoding, or too long, is refused before any route or
     // hook runs: answered here as a problem document, and as a 401 to a caller without a token.
     frameworkErrors: answerFrameworkError(options.store, options.local, replyWithProblem),
+    schemaController: zodSchemaController,
   });
   // JSON only: without this, fastify would accept text/plain bodies and fail them later as 400.
   app.removeContentTypeParser("text/plain");

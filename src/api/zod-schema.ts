@@ -28,6 +28,20 @@ export function useZodSchemas(app: FastifyInstance): void {
 }
 
 /**
+ * Fastify's `schemaController` option. Fastify builds its default compilers when an app is created, and
+ * that loads ajv and fast-json-stringify (about 100 modules, a few MB) that no route uses, since
+ * useZodSchemas sets ours before any route is added. These stand-ins keep fastify from loading them; they
+ * are never called (one would be only if the app called `addSchema`, which we do not).
+ */
+export const zodSchemaController = {
+  compilersFactory: { buildValidator: defaultCompilerUnused, buildSerializer: defaultCompilerUnused },
+};
+
+function defaultCompilerUnused(): never {
+  throw new Error("fastify's default schema compilers are not used: routes declare zod schemas");
+}
+
+/**
  * Fastify's type provider for zod: a handler's `request.body`, `.query` and `.params` get the
  * `z.output` of the route's schemas (what the validator above returns), so handlers read typed values
  * instead of casting. Replies stay unchecked by type, as they are at run time (see above).
