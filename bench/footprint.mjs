@@ -1,11 +1,15 @@
-// Footprint: cold start (process spawn → /readyz answers 200) and idle RSS, against a bare Node HTTP
-// server measured the same way in the same run. Three Slipway shapes: `slipway server` alone, the node
-// agent alone (`dist/agent/main.js`, ready when it prints its socket), and `slipway up` (control plane
-// plus the agent it spawns as its own process; RSS is the two processes summed, as a host pays it).
-// Run: npm run bench:footprint. Targets (PRODUCT.md): cold start ≤ 2 s, control plane + agent idle
-// RSS ≤ 200 MB.
+// Footprint: cold start (process spawn → ready) and idle RSS, against a bare Node HTTP server measured
+// the same way in the same run. Three Slipway shapes: `slipway server` alone, the node agent alone
+// (`dist/agent/main.js`, ready when it prints its socket), and `slipway up` with the README's example
+// applied (examples/shop/slipway.yaml, its routers moved to free ports): ready when /readyz answers and
+// the config is applied. `up`'s RSS is the SUM of every process it runs, found as descendants of the
+// `up` process in /proc (control plane, the agent, and whatever else appears there later, e.g. router
+// processes), each also shown on its own, as a host pays it.
+// Run: npm run bench:footprint. Targets (issue 10): `up` ready ≤ 2 s, idle RSS of all its processes
+// ≤ 200 MB.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const AGENT = fileURLToPath(new URL("../dist/agent/main.js", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../examples/shop/slipway.yaml", import.meta.url));
 const RUNS = Number(process.env.RUNS ?? 5);
 const IDLE_MS = 3000;
 const BARE = `require("node:http").createServer((q, s) => s.end("ok")).listen(0, "127.0.0.1", function () {
@@ -20,6 +25,50 @@ const BARE = `require("node:http").createServer((q, s) => s.end("ok")).listen(0,
 });`;
 
 const rssMbOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+/** Parent pid from /proc/<pid>/stat (the field after the parenthesised name, which may hold spaces). */
+const parentOf = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined; // gone meanwhile
+  }
+};
+
+/** `root` and every live descendant of it, by walking the parent links of all of /proc. */
+function processTree(root) {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const parent = parentOf(Number(entry));
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const tree = [];
+  for (const queue = [root]; queue.length > 0;) {
+    const pid = queue.shift();
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** A short label from the command line (display only; processes are found by parentage, not name). */
+const labelOf = (pid) => {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  const script = argv.find((a) => a.endsWith(".js"));
+  return script === undefined
+    ? argv.join(" ").slice(0, 30)
+    : [script.split("/").slice(-2).join("/"), argv[argv.indexOf(script) + 1] ?? ""].join(" ").trim();
+};
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 
 const isAlive = (pid) => {
   try {
@@ -48,30 +97,31 @@ async function httpReady(url) {
 }
 
 /**
- * Spawns `args(dir)`, waits until `ready(output, dir)` resolves (it may return the pid of a second
- * process that belongs to the measurement, e.g. the agent `slipway up` starts), then samples the RSS of
- * every process after IDLE_MS.
+ * Spawns `args(dir)` (after `prepare(dir)`), waits until `ready(child, output)` resolves, then after
+ * IDLE_MS samples the RSS of the spawned process and of every descendant it has then.
  */
-async function measure(args, ready) {
+async function measure({ args, ready, prepare }) {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-"));
+  if (prepare !== undefined) await prepare(dir);
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, args(dir), { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
-  const extra = [];
+  let tree = [child.pid];
   try {
-    const pid = await ready(child, () => out, dir);
-    if (pid !== undefined) extra.push(pid);
+    await ready(child, () => out);
     const startMs = Number(process.hrtime.bigint() - started) / 1e6;
     await sleep(IDLE_MS);
-    const perProcess = [child.pid, ...extra].map(rssMbOf);
-    return { startMs, rssMb: perProcess.reduce((a, b) => a + b, 0), perProcess };
+    tree = processTree(child.pid);
+    const perProcess = tree.map((pid) => ({ label: labelOf(pid), rssMb: rssMbOf(pid) }));
+    return { startMs, rssMb: perProcess.reduce((a, p) => a + p.rssMb, 0), perProcess };
   } finally {
     child.kill("SIGKILL");
     await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-    for (const pid of extra) {
+    for (const pid of tree.slice(1).reverse()) {
       // The agent is detached (it outlives a killed `up` on purpose): SIGTERM it and wait.
+      if (!isAlive(pid)) continue;
       process.kill(pid, "SIGTERM");
       const deadline = Date.now() + 10_000;
       while (isAlive(pid) && Date.now() < deadline) await sleep(10);
@@ -85,25 +135,26 @@ async function measure(args, ready) {
 const printedUrlAnswers = (path) => async (child, output) => {
   const url = await until(child, () => /http:\/\/127\.0\.0\.1:\d+/.exec(output())?.[0], output);
   await until(child, () => httpReady(url + path), output);
-  return undefined;
 };
 
-/** `slipway up`: the control plane answers /readyz, and the agent it started has written its pid. */
-const upReady = async (child, output, dir) => {
+/** `slipway up`: the control plane answers /readyz and the example is applied. */
+const upReady = async (child, output) => {
   await printedUrlAnswers("/readyz")(child, output);
-  const pidFile = join(dir, "data", "agent", "agent.pid");
-  const pid = await until(
-    child,
-    () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) || undefined : undefined),
-    output,
-  );
-  return pid;
+  await until(child, () => (/Applied .* as revision/.test(output()) ? true : undefined), output);
 };
 
 const agentReady = async (child, output) => {
   await until(child, () => (output().includes("listening on") ? true : undefined), output);
-  return undefined;
 };
+
+/** The README's example, its routers on free ports so the bench never fights a running slipway. */
+async function writeExample(dir) {
+  let config = readFileSync(EXAMPLE, "utf8");
+  for (const fixed of ["127.0.0.1:8080", "127.0.0.1:8081"]) {
+    config = config.replace(fixed, `127.0.0.1:${await freePort()}`);
+  }
+  writeFileSync(join(dir, "slipway.yaml"), config);
+}
 
 const shapes = [
   { name: "bare node:http server", args: () => ["-e", BARE], ready: printedUrlAnswers("/") },
@@ -118,7 +169,8 @@ const shapes = [
     ready: agentReady,
   },
   {
-    name: "slipway up (server+agent)",
+    name: "slipway up + example",
+    prepare: writeExample,
     args: (dir) => [CLI, "up", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data")],
     ready: upReady,
   },
@@ -127,19 +179,27 @@ const shapes = [
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = new Map(shapes.map((s) => [s.name, []]));
 for (let i = 0; i < RUNS; i++) {
-  for (const shape of shapes) results.get(shape.name).push(await measure(shape.args, shape.ready));
+  for (const shape of shapes) results.get(shape.name).push(await measure(shape));
 }
 const row = (name, runs) =>
-  `${name.padEnd(27)} cold start ${median(runs.map((r) => r.startMs))
+  `${name.padEnd(24)} ready ${median(runs.map((r) => r.startMs))
     .toFixed(0)
     .padStart(5)} ms   idle RSS ${median(runs.map((r) => r.rssMb))
     .toFixed(1)
-    .padStart(6)} MB`;
+    .padStart(6)} MB` +
+  (runs[0].perProcess.length > 1
+    ? `  = ${runs[0].perProcess
+        .map(
+          (_, i) =>
+            `${runs[0].perProcess[i].label} ${median(runs.map((r) => r.perProcess[i]?.rssMb ?? 0)).toFixed(1)}`,
+        )
+        .join(" + ")}`
+    : "");
 console.log(`median of ${RUNS} runs (each a fresh process and a fresh SQLite store; idle ${IDLE_MS} ms)`);
 for (const [name, runs] of results) console.log(row(name, runs));
 const bareStart = median(results.get("bare node:http server").map((r) => r.startMs));
 const serverStart = median(results.get("slipway server (SQLite)").map((r) => r.startMs));
 console.log(
   `cold start ratio slipway server/bare: ${(serverStart / bareStart).toFixed(2)}x; ` +
-    `targets: ≤ 2000 ms, ≤ 200 MB (slipway up: control plane + agent)`,
+    `targets: up ready ≤ 2000 ms, up idle RSS (all its processes) ≤ 200 MB`,
 );
