@@ -1,7 +1,7 @@
 /**
  * The runtime domain's public face: the local runtime driver (a process supervisor) the node agent uses
  * to run service instances, and the pid-file reader the agent will use to adopt instances it left
- * running. See docs/runtime.md.
+ * running (adoption, or a stop / clean-up of what is not adopted). See docs/runtime.md.
  */
 export { createSupervisor, DEFAULT_LOG_ROTATION } from "./supervisor.js";
 export {
@@ -11,8 +11,10 @@ export {
   type RestartDecision,
 } from "./restart-policy.js";
 export { isFinalPhase } from "./instance.js";
-export { isRecordLive, readPidFiles, type PidRecord } from "./pid-file.js";
+export { isRecordLive, readPidFiles, recordMatchesSpec, type PidRecord } from "./pid-file.js";
 export { isGroupAlive, signalGroup, terminateGroup } from "./process-group.js";
+export { cleanStaleRecord, stopLeftover } from "./leftover.js";
+export { findCgroupRoot, type InstanceScope } from "./instance-scope.js";
 export { defaultBaseEnv } from "./launch.js";
 export type {
   ExitInfo,

@@ -10,15 +10,26 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { formatDuration } from "../shared/index.js";
 import type { InstanceLog } from "./instance-log.js";
+import { adoptProcess } from "./adopted-process.js";
 import { startInstanceHealth, type InstanceHealth } from "./instance-health.js";
-import { instanceEnv, launchProcess, type LaunchedProcess, type ProcessExit } from "./launch.js";
+import { removeScope, terminateScope, type ScopeTracker } from "./instance-scope.js";
+import {
+  describeExit,
+  instanceEnv,
+  launchProcess,
+  type LaunchedProcess,
+  type ProcessExit,
+} from "./launch.js";
+import { isFinalPhase } from "./phases.js";
 import { removeFifos, type LogPipePaths } from "./log-pipe.js";
-import { removePidFile, writePidFile } from "./pid-file.js";
+import { InstanceRecord } from "./instance-record.js";
+import type { PidRecord } from "./pid-file.js";
 import type { InstanceProbes } from "./probes.js";
 import { isPortFree } from "../util/index.js";
-import { terminateGroup } from "./process-group.js";
 import { decideRestart } from "./restart-policy.js";
 import type { InstanceReason, InstanceSpec, InstanceStatus, RestartPolicy } from "./types.js";
+
+export { isFinalPhase };
 
 /** Output of a dead process still in the pipes is read for at most this long after its group is gone. */
 const DRAIN_MS = 2_000;
@@ -38,34 +49,13 @@ export interface InstanceContext {
   log: InstanceLog;
   policy: RestartPolicy;
   baseEnv: Record<string, string>;
+  scopes: ScopeTracker;
+  /** A live process a previous agent left, checked to match the spec: the first generation adopts it. */
+  adopt?: PidRecord | undefined;
   now: () => number;
   random: () => number;
   logger: Logger;
   emit: (status: InstanceStatus) => void;
-}
-
-export function isFinalPhase(phase: InstanceStatus["phase"]): boolean {
-  switch (phase) {
-    case "stopped":
-    case "failed":
-      return true;
-    case "starting":
-    case "running":
-    case "ready":
-    case "unready":
-    case "backoff":
-    case "stopping":
-      return false;
-    default: {
-      const unreachable: never = phase;
-      throw new Error(`unknown phase ${String(unreachable)}`);
-    }
-  }
-}
-
-function describeExit(exit: ProcessExit): string {
-  if (exit.code !== null) return `exited with code ${exit.code}`;
-  return `killed by ${exit.signal ?? "a signal"}`;
 }
 
 interface Deferred<T> {
@@ -104,6 +94,8 @@ export class InstanceController {
   #killedOnStop = false;
   #stopping: Promise<void> | undefined;
   #detached = false;
+  #adopt: PidRecord | undefined;
+  readonly #record: InstanceRecord;
   /** Aborted on stop or detach: ends a backoff wait at once. */
   readonly #wake = new AbortController();
   readonly #detach: Deferred<undefined>;
@@ -112,6 +104,8 @@ export class InstanceController {
 
   constructor(ctx: InstanceContext) {
     this.#ctx = ctx;
+    this.#adopt = ctx.adopt;
+    this.#record = new InstanceRecord(ctx.paths.pid, ctx.logger);
     const { spec, port } = ctx;
     this.#status = {
       ...{ id: spec.id, service: spec.service, env: spec.env, release: spec.release },
@@ -162,7 +156,7 @@ export class InstanceController {
       const orphan = this.#process;
       this.#process = undefined;
       if (orphan !== undefined) {
-        await this.#terminate(orphan.pid, this.#ctx.spec.stopTimeoutMs);
+        await this.#terminate(orphan, this.#ctx.spec.stopTimeoutMs);
         orphan.closePipes();
       }
       this.#fail("spawn-failed", `supervision failed: ${errorText(e)}`);
@@ -181,16 +175,19 @@ export class InstanceController {
 
   async #runOnce(): Promise<"restart" | "end"> {
     const { spec, port } = this.#ctx;
-    this.#update({ phase: "starting", pid: undefined, ready: false });
-    if (spec.port !== undefined && !(await isPortFree(port))) {
+    const adopt = this.#adopt;
+    this.#adopt = undefined;
+    // Not for an adoption: a "not ready" moment would take a serving instance out of rotation.
+    if (adopt === undefined) this.#update({ phase: "starting", pid: undefined, ready: false });
+    if (adopt === undefined && spec.port !== undefined && !(await isPortFree(port))) {
       this.#fail("port-in-use", `port ${port} on 127.0.0.1 is already in use by another process`);
       return "end";
     }
     if (this.#halted()) return "end";
-    const proc = await this.#launch();
+    const proc = adopt !== undefined ? this.#adoptProcess(adopt) : await this.#launch();
     if (proc === undefined) return "end";
     this.#process = proc;
-    await this.#started(proc);
+    await this.#started(proc, adopt);
     const exit = await Promise.race([proc.exited, this.#detach.promise]);
     if (exit === undefined) return "end"; // detached: the process runs on without us
     this.#process = undefined;
@@ -199,31 +196,52 @@ export class InstanceController {
     return this.#backOff(exit);
   }
 
-  async #launch(): Promise<LaunchedProcess | undefined> {
-    const { spec, port, paths, log, baseEnv } = this.#ctx;
+  #adoptProcess(record: PidRecord): LaunchedProcess | undefined {
+    const { paths, log, now } = this.#ctx;
+    const scope = { token: record.scopeToken ?? "", cgroup: record.cgroup };
     try {
-      return await launchProcess({ spec, env: instanceEnv(baseEnv, spec, port), pipes: paths.pipes, log });
+      return adoptProcess({
+        pid: record.pid,
+        startTicks: record.startTicks,
+        scope,
+        pipes: paths.pipes,
+        log,
+        now,
+      });
+    } catch (e) {
+      this.#fail("spawn-failed", `could not adopt pid ${record.pid}: ${errorText(e)}`);
+      return undefined;
+    }
+  }
+
+  async #launch(): Promise<LaunchedProcess | undefined> {
+    const { spec, port, paths, log, baseEnv, scopes } = this.#ctx;
+    try {
+      const scope = await scopes.create();
+      const env = instanceEnv(baseEnv, spec, port);
+      return await launchProcess({ spec, env, pipes: paths.pipes, log, scope });
     } catch (e) {
       this.#fail("spawn-failed", `could not start \`${spec.command}\` in ${spec.cwd}: ${errorText(e)}`);
       return undefined;
     }
   }
 
-  async #started(proc: LaunchedProcess): Promise<void> {
-    const { spec, probes, port, paths, log, logger, baseEnv } = this.#ctx;
-    log.note(`started pid ${proc.pid} on port ${port} (release ${spec.release}): ${spec.command}`);
+  async #started(proc: LaunchedProcess, adopted: PidRecord | undefined): Promise<void> {
+    const { spec, port, log, baseEnv } = this.#ctx;
+    const what = adopted === undefined ? "started" : "adopted (left running by a previous agent)";
+    log.note(`${what} pid ${proc.pid} on port ${port} (release ${spec.release}): ${spec.command}`);
+    const probes = adopted === undefined ? this.#ctx.probes : this.#graceLeft(adopted.startedAt);
     const { readiness } = probes;
+    // An adopted instance keeps its last known readiness: taking it out of rotation until a probe
+    // passes again would drop traffic. Its probes take it out as usual (unhealthyAfter failures).
+    const ready = readiness === undefined || adopted?.ready === true;
     this.#update({
-      ...{ phase: readiness === undefined ? "ready" : "running", ready: readiness === undefined },
+      ...{ phase: ready ? "ready" : "running", ready, adoptedAt: proc.adoptedAt },
       ...{ pid: proc.pid, reason: undefined, message: undefined },
     });
-    const { id, service, env, release, command, cwd } = spec;
-    const pipes = { stdoutFifo: paths.pipes.stdout, stderrFifo: paths.pipes.stderr };
-    const startedAt = new Date(this.#ctx.now()).toISOString();
-    const record = { id, service, env, release, command, cwd, pid: proc.pid, port, startedAt, ...pipes };
-    await writePidFile(paths.pid, { ...record, logFile: paths.log }).catch((e: unknown) => {
-      logger.warn({ err: e, instance: id }, "could not write the pid file; this instance cannot be adopted");
-    });
+    const startedAt = adopted?.startedAt ?? new Date(this.#ctx.now()).toISOString();
+    const { paths } = this.#ctx;
+    await this.#record.write({ spec, pid: proc.pid, port, scope: proc.scope, ready, startedAt, paths });
     this.#first.resolve();
     if (this.#detached) {
       proc.detach(); // shutdown() without stopping arrived while we were spawning
@@ -243,16 +261,27 @@ export class InstanceController {
         this.#onLivenessFailed(proc, detail);
       },
       onError: (e) => {
-        logger.error({ err: e, instance: id }, "health listener failed");
+        this.#ctx.logger.error({ err: e, instance: spec.id }, "health listener failed");
       },
     });
+  }
+
+  /** An adopted process has been running since `startedAt`: its grace is what is left of it. */
+  #graceLeft(startedAt: string): InstanceProbes {
+    const elapsed = this.#ctx.now() - Date.parse(startedAt);
+    const left = (p: InstanceProbes["readiness"]) =>
+      p === undefined ? undefined : { ...p, graceMs: Math.max(0, p.graceMs - (elapsed || 0)) };
+    return { readiness: left(this.#ctx.probes.readiness), liveness: left(this.#ctx.probes.liveness) };
   }
 
   #onReadiness(proc: LaunchedProcess, ready: boolean, detail: string): void {
     const { phase } = this.#status;
     if (this.#process !== proc || this.#killReason !== undefined || this.#halted()) return;
     if (phase !== "running" && phase !== "ready" && phase !== "unready") return;
-    this.#ctx.log.note(ready ? `ready (${detail})` : `not ready: ${detail}`);
+    if (ready !== this.#status.ready || phase === "running") {
+      this.#ctx.log.note(ready ? `ready (${detail})` : `not ready: ${detail}`);
+    }
+    this.#record.setReady(ready);
     if (ready) this.#update({ phase: "ready", ready: true, reason: undefined, message: undefined });
     else this.#update({ phase: "unready", ready: false, reason: "readiness-failed", message: detail });
   }
@@ -263,11 +292,11 @@ export class InstanceController {
     this.#health?.stop();
     this.#ctx.log.note(`${detail}; restarting`);
     this.#update({ phase: "backoff", ready: false, reason: "liveness-failed", message: detail });
-    this.#termination = this.#terminate(proc.pid, this.#ctx.spec.stopTimeoutMs);
+    this.#termination = this.#terminate(proc, this.#ctx.spec.stopTimeoutMs);
   }
 
-  #terminate(pgid: number, timeoutMs: number): Promise<void> {
-    return terminateGroup(pgid, timeoutMs).then(
+  #terminate(proc: LaunchedProcess, timeoutMs: number): Promise<void> {
+    return terminateScope(proc.scope, proc.pid, timeoutMs).then(
       (outcome) => {
         if (outcome === "killed" && this.#stopTimeoutMs !== undefined) this.#killedOnStop = true;
       },
@@ -280,11 +309,11 @@ export class InstanceController {
   #terminateForStop(): void {
     const proc = this.#process;
     if (proc === undefined || this.#stopTimeoutMs === undefined) return;
-    this.#termination = this.#terminate(proc.pid, this.#stopTimeoutMs);
+    this.#termination = this.#terminate(proc, this.#stopTimeoutMs);
   }
 
   async #cleanUpAfterExit(proc: LaunchedProcess, exit: ProcessExit): Promise<void> {
-    const { spec, paths, log, logger, now } = this.#ctx;
+    const { spec, log, now } = this.#ctx;
     this.#health?.stop();
     this.#health = undefined;
     const lastExit = { code: exit.code, signal: exit.signal, at: new Date(now()).toISOString() };
@@ -294,13 +323,12 @@ export class InstanceController {
       ...(stopping ? {} : { phase: "backoff", reason: this.#killReason ?? "exited" }),
     });
     // The leader is gone; what it forked may not be. The port and the pipes are free only when all are.
-    await (this.#termination ?? this.#terminate(proc.pid, spec.stopTimeoutMs));
+    await (this.#termination ?? this.#terminate(proc, spec.stopTimeoutMs));
     this.#termination = undefined;
     await Promise.race([proc.drained, sleep(DRAIN_MS)]);
     proc.closePipes();
-    await removePidFile(paths.pid).catch((e: unknown) => {
-      logger.warn({ err: e }, "could not remove pid file");
-    });
+    await removeScope(proc.scope);
+    await this.#record.remove();
     log.note(describeExit(exit));
   }
 
@@ -354,7 +382,7 @@ export class InstanceController {
       logger.warn({ err: e, instance: this.#ctx.spec.id }, "cleanup failed");
     };
     await removeFifos(paths.pipes).catch(warn);
-    await removePidFile(paths.pid).catch(warn);
+    await this.#record.remove();
     const killed = this.#killedOnStop;
     const message = killed
       ? `did not exit within ${formatDuration(timeoutMs)} of SIGTERM; killed`
@@ -371,6 +399,7 @@ export class InstanceController {
     if (!changed) return;
     if (next.reason === undefined) delete next.reason;
     if (next.message === undefined) delete next.message;
+    if (next.adoptedAt === undefined) delete next.adoptedAt;
     this.#status = next;
     this.#ctx.emit({ ...next });
   }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { homedir } from "node:os";
 import { dirname } from "node:path";
 import type { InstanceLog } from "./instance-log.js";
+import { SCOPE_VARIABLE, scopedShellArgs, type InstanceScope } from "./instance-scope.js";
 import { openLogPipes, type LogPipePaths } from "./log-pipe.js";
 import type { InstanceSpec } from "./types.js";
 
@@ -38,11 +39,24 @@ export function instanceEnv(
 export interface ProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** An adopted process is not our child: its exit status is lost (PID 1 reaped it). */
+  unknown?: true;
+}
+
+/** For the log and the status message: "exited with code 1", "killed by SIGKILL". */
+export function describeExit(exit: ProcessExit): string {
+  if (exit.unknown === true) return "exited (adopted: exit status unknown)";
+  if (exit.code !== null) return `exited with code ${exit.code}`;
+  return `killed by ${exit.signal ?? "a signal"}`;
 }
 
 export interface LaunchedProcess {
   /** Also the process group id. */
   pid: number;
+  /** Every process of this spawn, for stops and clean-ups (instance-scope.ts). */
+  scope: InstanceScope;
+  /** Set when the process was started by a previous agent and adopted (ISO time of the adoption). */
+  adoptedAt?: string;
   /** Settles when the leader exits (Node reaps it: never a zombie of ours). */
   exited: Promise<ProcessExit>;
   /** Settles when every writer of stdout and stderr is gone (grandchildren included). */
@@ -58,17 +72,18 @@ export interface LaunchOptions {
   env: Record<string, string>;
   pipes: LogPipePaths;
   log: InstanceLog;
+  scope: InstanceScope;
 }
 
 /** Spawns `/bin/sh -c <command>` as the leader of a new process group; rejects if it cannot spawn. */
 export async function launchProcess(options: LaunchOptions): Promise<LaunchedProcess> {
-  const { spec, env, log } = options;
+  const { spec, env, log, scope } = options;
   const pipes = await openLogPipes(options.pipes, log);
   let child: ChildProcess;
   try {
-    child = spawn("/bin/sh", ["-c", spec.command], {
+    child = spawn("/bin/sh", scopedShellArgs(scope, spec.command), {
       cwd: spec.cwd,
-      env,
+      env: { ...env, [SCOPE_VARIABLE]: scope.token },
       // detached = setsid(): its own group (one kill reaches everything it forks) and no controlling
       // terminal (Ctrl-C on the agent's terminal does not reach it).
       detached: true,
@@ -99,6 +114,7 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
   if (pid === undefined) throw new Error("spawned process has no pid");
   return {
     pid,
+    scope,
     exited,
     drained: pipes.drained,
     closePipes: () => {

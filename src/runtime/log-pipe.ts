@@ -92,6 +92,35 @@ function closed(socket: Socket): Promise<void> {
   });
 }
 
+/** The agent's read ends of both FIFOs, feeding `log`. */
+export interface LogReaders {
+  /** Settles once every writer (the instance and anything it forked) closed both streams. */
+  readonly drained: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Opens the read ends only: what an adopting agent does. The instance still holds its read-write ends,
+ * so this sees the output buffered while no agent read first, then what follows; EOF comes when every
+ * writer is gone (the instance and everything it forked), or at once if they already are.
+ */
+export function openLogReaders(paths: LogPipePaths, log: InstanceLog): LogReaders {
+  const readers: Socket[] = [];
+  try {
+    readers.push(readInto(paths.stdout, log, "stdout"));
+    readers.push(readInto(paths.stderr, log, "stderr"));
+  } catch (e) {
+    for (const reader of readers) reader.destroy();
+    throw e;
+  }
+  return {
+    drained: Promise.all(readers.map(closed)).then(() => undefined),
+    close() {
+      for (const reader of readers) reader.destroy();
+    },
+  };
+}
+
 /** Opens both FIFOs: read-write ends for the child, non-blocking read ends feeding `log`. */
 export async function openLogPipes(paths: LogPipePaths, log: InstanceLog): Promise<LogPipes> {
   await ensureFifos(paths);
@@ -99,12 +128,10 @@ export async function openLogPipes(paths: LogPipePaths, log: InstanceLog): Promi
     openSync(paths.stdout, constants.O_RDWR),
     openSync(paths.stderr, constants.O_RDWR),
   ] as const;
-  const readers: Socket[] = [];
+  let readers: LogReaders;
   try {
-    readers.push(readInto(paths.stdout, log, "stdout"));
-    readers.push(readInto(paths.stderr, log, "stderr"));
+    readers = openLogReaders(paths, log);
   } catch (e) {
-    for (const reader of readers) reader.destroy();
     for (const fd of childFds) closeSync(fd);
     throw e;
   }
@@ -117,10 +144,10 @@ export async function openLogPipes(paths: LogPipePaths, log: InstanceLog): Promi
   return {
     childFds,
     releaseChildFds,
-    drained: Promise.all(readers.map(closed)).then(() => undefined),
+    drained: readers.drained,
     close() {
       releaseChildFds();
-      for (const reader of readers) reader.destroy();
+      readers.close();
     },
   };
 }

@@ -4,9 +4,11 @@
  * (`shutdown({ stopInstances: false })`), and tell them from an unrelated process that reused the pid:
  * the record holds the process's start time in clock ticks since boot and the boot id.
  */
+import { createHash } from "node:crypto";
 import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bootId, isGroupAlive, processStartTicks } from "./process-group.js";
+import type { InstanceSpec } from "./types.js";
 
 export interface PidRecord {
   version: 1;
@@ -27,9 +29,46 @@ export interface PidRecord {
   logFile: string;
   stdoutFifo: string;
   stderrFifo: string;
+  /**
+   * The rest was added for adoption; a record written before has none of it and is never adopted (it
+   * is stopped and its instance started again). `specDigest`: see {@link specDigest}.
+   */
+  specDigest?: string;
+  stopTimeoutMs?: number;
+  /** The instance's scope (instance-scope.ts): SLIPWAY_SCOPE token and cgroup directory. */
+  scopeToken?: string;
+  cgroup?: string | undefined;
+  /** Last known readiness, rewritten when it changes: an adopted instance keeps it (stays in rotation). */
+  ready?: boolean;
 }
 
 export type PidRecordInput = Omit<PidRecord, "version" | "startTicks" | "bootId">;
+
+/**
+ * What must be equal for a running process to be the instance a spec asks for: what it was started
+ * with (command, cwd, env, port, release, names). Probes and the restart policy are not in it: they
+ * belong to the supervisor and apply to an adopted process as they are now.
+ */
+export function specDigest(spec: InstanceSpec, port: number): string {
+  const env = Object.entries(spec.envVars).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const { id, service, release, command, cwd } = spec;
+  const key = JSON.stringify([id, service, spec.env, release, command, cwd, port, env]);
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** Whether a live record may be adopted for `spec` (the spec's port is the one the agent recorded). */
+export function recordMatchesSpec(record: PidRecord, spec: InstanceSpec): boolean {
+  return (
+    record.specDigest !== undefined &&
+    spec.port === record.port &&
+    record.specDigest === specDigest(spec, record.port)
+  );
+}
+
+/** The pid file a record was read from: it sits beside the log. */
+export function pidFileOf(record: Pick<PidRecord, "logFile">): string {
+  return record.logFile.replace(/\.log$/, ".pid");
+}
 
 /** Writes atomically (temp file + rename): a crash mid-write must not leave half a record. */
 export async function writePidFile(path: string, input: PidRecordInput): Promise<PidRecord> {
@@ -39,10 +78,15 @@ export async function writePidFile(path: string, input: PidRecordInput): Promise
     startTicks: await processStartTicks(input.pid),
     bootId: await bootId(),
   };
+  await rewritePidFile(path, record);
+  return record;
+}
+
+/** Writes a record as it is (a readiness change); atomic like the first write. */
+export async function rewritePidFile(path: string, record: PidRecord): Promise<void> {
   const temp = `${path}.tmp`;
   await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   await rename(temp, path);
-  return record;
 }
 
 export async function removePidFile(path: string): Promise<void> {

@@ -107,6 +107,26 @@ export async function processStartTicks(pid: number): Promise<number | undefined
   return stat?.startTicks;
 }
 
+/**
+ * Whether `pid` is still the process that started at `startTicks` and is not a zombie: what an adopted
+ * leader is polled with (it is not our child, so there is no exit event). Off Linux (no /proc, no start
+ * time) it falls back to "a process with that pid exists".
+ */
+export async function isProcessRunning(pid: number, startTicks: number | undefined): Promise<boolean> {
+  const stat = await readStat(pid);
+  if (stat === undefined) {
+    if (startTicks !== undefined) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+  if (stat.state === "Z" || stat.state === "X") return false;
+  return startTicks === undefined || stat.startTicks === startTicks;
+}
+
 /** Changes at every boot; a pid file from before a reboot is stale whatever its pid. */
 export async function bootId(): Promise<string | undefined> {
   try {

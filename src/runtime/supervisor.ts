@@ -11,6 +11,8 @@ import { createSilentLogger } from "../log/index.js";
 import { findFreePort, SlipwayError } from "../util/index.js";
 import { InstanceController, isFinalPhase, type InstancePaths } from "./instance.js";
 import { InstanceLog } from "./instance-log.js";
+import { createScopeTracker, type ScopeTracker } from "./instance-scope.js";
+import type { PidRecord } from "./pid-file.js";
 import { resolveProbes, type InstanceProbes } from "./probes.js";
 import { defaultBaseEnv } from "./launch.js";
 import { DEFAULT_RESTART_POLICY } from "./restart-policy.js";
@@ -126,6 +128,7 @@ class LocalSupervisor implements Supervisor {
   readonly #reservedPorts = new Set<number>();
   readonly #listeners = new Set<(status: InstanceStatus) => void>();
   #closed = false;
+  #tracker: Promise<ScopeTracker> | undefined;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -135,7 +138,36 @@ class LocalSupervisor implements Supervisor {
     this.#baseEnv = options.baseEnv ?? defaultBaseEnv();
   }
 
-  async start(spec: InstanceSpec): Promise<InstanceHandle> {
+  start(spec: InstanceSpec): Promise<InstanceHandle> {
+    return this.#open(spec, undefined);
+  }
+
+  adopt(spec: InstanceSpec, record: PidRecord): Promise<InstanceHandle> {
+    if (record.id !== spec.id || record.port !== spec.port) {
+      const what = `pid ${record.pid} (instance ${record.id}, port ${record.port})`;
+      return Promise.reject(invalid(`${what} is not instance ${spec.id} on port ${String(spec.port)}`));
+    }
+    return this.#open(spec, record);
+  }
+
+  async tracking(): Promise<"cgroup" | "process-group"> {
+    return (await this.#scopes()).kind;
+  }
+
+  /** Decided once; the fallback is logged once, not at every spawn. */
+  #scopes(): Promise<ScopeTracker> {
+    this.#tracker ??= createScopeTracker({ mode: this.#options.tracking ?? "auto" }).then((tracker) => {
+      if (tracker.kind === "process-group" && this.#options.tracking !== "process-group") {
+        this.#logger.warn(
+          "no writable cgroup (not root, or none mounted): instances are tracked by process group and a /proc sweep",
+        );
+      }
+      return tracker;
+    });
+    return this.#tracker;
+  }
+
+  async #open(spec: InstanceSpec, adopt: PidRecord | undefined): Promise<InstanceHandle> {
     if (this.#closed) throw new SlipwayError("not_running", "the runtime supervisor is shut down");
     if (this.#entries.has(spec.id) || this.#reservedIds.has(spec.id)) {
       throw new SlipwayError("already_exists", `instance ${JSON.stringify(spec.id)} already exists`);
@@ -143,7 +175,7 @@ class LocalSupervisor implements Supervisor {
     this.#reservedIds.add(spec.id);
     let controller: InstanceController;
     try {
-      controller = await this.#register(spec);
+      controller = await this.#register(spec, adopt);
     } finally {
       this.#reservedIds.delete(spec.id);
     }
@@ -224,8 +256,9 @@ class LocalSupervisor implements Supervisor {
     }
   }
 
-  async #register(spec: InstanceSpec): Promise<InstanceController> {
+  async #register(spec: InstanceSpec, adopt: PidRecord | undefined): Promise<InstanceController> {
     const probes = await validateSpec(spec);
+    const scopes = await this.#scopes();
     const port = spec.port ?? (await this.#assignPort());
     this.#reservedPorts.add(port);
     try {
@@ -251,6 +284,7 @@ class LocalSupervisor implements Supervisor {
           policy: spec.restart ?? DEFAULT_RESTART_POLICY,
           baseEnv: this.#baseEnv,
         },
+        ...{ scopes, adopt },
         ...{ now: this.#now, random: this.#random, logger: this.#logger },
         emit: (status) => {
           this.#emit(status);

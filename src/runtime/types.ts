@@ -3,6 +3,7 @@
  * (InstanceStatus), and the Supervisor that turns one into the other with real processes.
  */
 import type { Logger } from "pino";
+import type { PidRecord } from "./pid-file.js";
 
 /**
  * A probe as the agent receives and keeps it: the `health.readiness` / `health.liveness` block of a
@@ -103,6 +104,8 @@ export interface InstanceStatus {
   reason?: InstanceReason;
   /** For people; for "failed" it ends with the instance's last log lines. */
   message?: string;
+  /** ISO time this agent adopted the running process from a previous agent (same pid, not restarted). */
+  adoptedAt?: string;
 }
 
 export interface StopOptions {
@@ -156,6 +159,12 @@ export interface SupervisorOptions {
    * node first, and HOME. Never the agent's whole env: its tokens and secrets must not leak.
    */
   baseEnv?: Record<string, string>;
+  /**
+   * How an instance's processes are tracked as a whole (instance-scope.ts): "auto" uses a cgroup where
+   * the kernel lets us and falls back to the process group plus a /proc sweep; "process-group" forces
+   * the fallback. Default "auto".
+   */
+  tracking?: "auto" | "process-group";
 }
 
 export interface ShutdownOptions {
@@ -175,4 +184,12 @@ export interface Supervisor {
   /** Tail, then every new line until `signal` aborts or the instance is removed (`slipway logs -f`). */
   follow(id: string, options?: FollowOptions): AsyncIterable<string>;
   shutdown(options?: ShutdownOptions): Promise<void>;
+  /**
+   * Takes over a live process a previous agent left (a pid record that `isRecordLive` and that
+   * `recordMatchesSpec`): same pid, its FIFOs read again, probes restarted, last readiness kept.
+   * Resolves like `start`; if the process is gone by then, it is started again (a crash).
+   */
+  adopt(spec: InstanceSpec, record: PidRecord): Promise<InstanceHandle>;
+  /** "cgroup" or "process-group": how instances are tracked here (decided once, at the first start). */
+  tracking(): Promise<"cgroup" | "process-group">;
 }
