@@ -8,13 +8,6 @@ import { EventHub, type ListenerErrorHandler } from "./event-log.js";
 import { createEventRepository } from "./event-repository.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { createPipelineRepository } from "./pipeline-repository.js";
-import {
-  createPostgresErrorMapper,
-  isPostgresUrl,
-  openPostgres,
-  postgresMigrationError,
-  postgresUnavailable,
-} from "./postgres.js";
 import type { Dialect, StoreDb } from "./schema.js";
 import { createSqliteErrorMapper, openSqlite, sqliteOpenError } from "./sqlite.js";
 import { errorCode, isBusy, storeFault, type StoreOperation } from "./store-errors.js";
@@ -50,7 +43,30 @@ interface OpenedDatabase {
 
 async function openDatabase(options: StoreOptions): Promise<OpenedDatabase> {
   const url = options.databaseUrl;
-  if (url !== undefined && url !== "" && !isPostgresUrl(url)) {
+  if (url !== undefined && url !== "") return openPostgresDatabase(url);
+  const { db, location } = openSqlite(options.dataDir);
+  return {
+    db,
+    dialect: "sqlite",
+    location,
+    mapError: createSqliteErrorMapper(location),
+    migrationError: (e) => sqliteOpenError(location, e),
+  };
+}
+
+/**
+ * The PostgreSQL driver (pg) is loaded only when a database URL is given, so an embedded SQLite control
+ * plane does not pay its memory (issue 10: footprint).
+ */
+async function openPostgresDatabase(url: string): Promise<OpenedDatabase> {
+  const {
+    createPostgresErrorMapper,
+    isPostgresUrl,
+    openPostgres,
+    postgresMigrationError,
+    postgresUnavailable,
+  } = await import("./postgres.js");
+  if (!isPostgresUrl(url)) {
     // Do not echo the URL: it may carry a password.
     throw new SlipwayError(
       "store_unavailable",
@@ -60,29 +76,19 @@ async function openDatabase(options: StoreOptions): Promise<OpenedDatabase> {
       },
     );
   }
-  if (url !== undefined && url !== "") {
-    const { db, target } = await openPostgres(url);
-    const mapError = createPostgresErrorMapper(target);
-    // At open, a role that may not create tables or a read-only server is the setup's problem
-    // (store_unwritable); an unreachable server reads as it does when connecting.
-    const migrationError = (e: unknown): unknown => {
-      if (e instanceof SlipwayError) return e;
-      const code = errorCode(e);
-      if (code === "42501" || code === "25006" || storeFault(e) === undefined) {
-        return postgresMigrationError(target, e);
-      }
-      return postgresUnavailable(target, e);
-    };
-    return { db, dialect: "postgres", location: target.location, mapError, migrationError };
-  }
-  const { db, location } = openSqlite(options.dataDir);
-  return {
-    db,
-    dialect: "sqlite",
-    location,
-    mapError: createSqliteErrorMapper(location),
-    migrationError: (e) => sqliteOpenError(location, e),
+  const { db, target } = await openPostgres(url);
+  const mapError = createPostgresErrorMapper(target);
+  // At open, a role that may not create tables or a read-only server is the setup's problem
+  // (store_unwritable); an unreachable server reads as it does when connecting.
+  const migrationError = (e: unknown): unknown => {
+    if (e instanceof SlipwayError) return e;
+    const code = errorCode(e);
+    if (code === "42501" || code === "25006" || storeFault(e) === undefined) {
+      return postgresMigrationError(target, e);
+    }
+    return postgresUnavailable(target, e);
   };
+  return { db, dialect: "postgres", location: target.location, mapError, migrationError };
 }
 
 /**
