@@ -231,13 +231,21 @@ export function verdictLine(output: Output, stored: StoredVerdict): string {
   const where = stored.step === null ? stored.phase : `step ${stored.step + 1}`;
   const deciding = v.decidedBy === undefined ? undefined : v.checks[v.decidedBy];
   const checks =
-    v.reason === "not-enough-traffic"
-      ? `not enough traffic (min ${v.minSamples} requests each)`
-      : (deciding === undefined ? v.checks : [deciding]).map(checkText).join("; ");
+    v.reason === "set-aside"
+      ? output.c.dim(v.message)
+      : v.reason === "not-enough-traffic"
+        ? `not enough traffic (min ${v.minSamples} requests each)`
+        : (deciding === undefined ? v.checks : [deciding]).map(checkText).join("; ");
   const samples = output.c.dim(
     `samples ${v.samples.canary.requests} canary / ${v.samples.baseline.requests} baseline`,
   );
   return `${clock(stored.at)}  ${resultText(output, stored.result)}${where.padEnd(8)}  ${checks}  ${samples}`;
+}
+
+/** `3 pass, 0 fail, 1 inconclusive` (`, 1 set aside` when a window was the data plane's). */
+function verdictCounts(n: RolloutState["verdicts"]): string {
+  const aside = n.setAside > 0 ? `, ${n.setAside} set aside` : "";
+  return `${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive${aside}`;
 }
 
 /** Verdicts oldest first (the API lists newest first). */
@@ -277,7 +285,7 @@ export function progressBlock(output: Output, detail: RolloutDetail): string[] {
   ];
   if (state.spec.analysis !== null) {
     const n = state.verdicts;
-    lines.push(`  verdicts ${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive`);
+    lines.push(`  verdicts ${verdictCounts(n)}`);
   }
   if (rollout.reason !== null && rollout.status === "paused")
     lines.push(`  ${output.c.yellow(rollout.reason)}`);
@@ -339,7 +347,7 @@ export function renderRolloutStatus(output: Output, detail: RolloutDetail): stri
   if (state.spec.analysis !== null) {
     const n = state.verdicts;
     lines.push(
-      `${label("Verdicts")} ${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive` +
+      `${label("Verdicts")} ${verdictCounts(n)}` +
         (detail.verdicts.length > 0 ? c.dim("  (latest, newest last)") : ""),
     );
     for (const v of chronological(detail.verdicts)) lines.push(`  ${verdictLine(output, v)}`);

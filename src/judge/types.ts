@@ -57,13 +57,17 @@ export const VERDICT_REASONS = [
   "check-failed",
   "not-enough-traffic",
   "not-significant",
+  "set-aside",
 ] as const;
 /**
  * Why the verdict is what it is:
  * - `all-checks-passed`: every check's value is within its limits;
  * - `check-failed`: a check's value is over a limit and the excess is statistically significant;
  * - `not-enough-traffic`: the canary or the baseline served fewer than `minSamples` requests;
- * - `not-significant`: a value is over a limit, but not by more than chance explains (yet).
+ * - `not-significant`: a value is over a limit, but not by more than chance explains (yet);
+ * - `set-aside`: not judged at all: the window spans a disruption of the data plane (the node agent
+ *   restarted or could not be reached), whose refused connections are not the release's doing. The
+ *   judge never returns it; the rollout planner records it (result `inconclusive`, no checks).
  */
 export type VerdictReason = (typeof VERDICT_REASONS)[number];
 

@@ -76,9 +76,20 @@ const rolloutStateSchema = z.strictObject({
   watchUntil: z.number().optional(),
   baseline: windowSchema.optional(),
   lastVerdict: z
-    .strictObject({ at: z.number(), result: z.enum(VERDICT_RESULTS), message: z.string() })
+    .strictObject({
+      at: z.number(),
+      result: z.enum(VERDICT_RESULTS),
+      message: z.string(),
+      setAside: z.boolean().optional(),
+    })
     .optional(),
-  verdicts: z.strictObject({ pass: z.number(), fail: z.number(), inconclusive: z.number() }),
+  // setAside: since version 2 (a version-1 row had none).
+  verdicts: z.strictObject({
+    pass: z.number(),
+    fail: z.number(),
+    inconclusive: z.number(),
+    setAside: z.number().default(0),
+  }),
 });
 
 const sampleCountsSchema = z.strictObject({

@@ -30,7 +30,7 @@ import {
   type SlotView,
   type World,
 } from "./controller-types.js";
-import { crashLooping, observeRelease, readWorld, trafficWindow } from "./observe.js";
+import { crashLooping, disruptionSince, observeRelease, readWorld, trafficWindow } from "./observe.js";
 import { persistDecision } from "./persist.js";
 import { isFinal, plan, windowWanted } from "./planner.js";
 import { PreviewTraffic } from "./preview.js";
@@ -61,6 +61,8 @@ export class RolloutController {
   readonly #loop: Loop;
   #views = new Map<string, SlotView>();
   #health: AgentHealth = { reachable: false, lastSeenAt: null };
+  /** When a read of the agent last failed: traffic windows spanning it are set aside. */
+  #agentLostAt: number | undefined;
   #stopped = true;
   #events: AbortController | undefined;
   #lastAgentError = "";
@@ -228,6 +230,7 @@ export class RolloutController {
         this.#lastAgentError = message;
       }
       this.#health = { reachable: false, error: message, lastSeenAt: this.#health.lastSeenAt };
+      this.#agentLostAt = this.#now();
       return undefined;
     }
   }
@@ -252,12 +255,15 @@ export class RolloutController {
     const since = windowWanted(planned, now);
     if (since !== undefined) {
       const client = await this.#agent.client();
-      const canary = await trafficWindow(client, rollout.env, rollout.service, rollout.release, since);
-      const baseline =
-        rollout.previous === null
-          ? null
-          : await trafficWindow(client, rollout.env, rollout.service, rollout.previous, since);
-      observed.window = { canary, baseline, end: now };
+      const read = (release: string) =>
+        trafficWindow(client, rollout.env, rollout.service, release, since).catch((err: unknown) => {
+          this.#agentLostAt = this.#now();
+          throw err;
+        });
+      const canary = await read(rollout.release);
+      const baseline = rollout.previous === null ? null : await read(rollout.previous);
+      const disrupted = disruptionSince(world.agentState, this.#agentLostAt, since);
+      observed.window = { canary, baseline, end: now, ...(disrupted === undefined ? {} : { disrupted }) };
     }
     const decision = plan(planned, observed, now);
     // The first decision the store takes again says how long the rollout waited, and why.

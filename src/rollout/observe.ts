@@ -115,3 +115,23 @@ export async function trafficWindow(
   // error-rate check, while `aborted` (clients that left early) is no error: no client can make one.
   return { requests: w.requests, errors: w.errors, latenciesMs: w.latenciesMs };
 }
+
+/**
+ * The latest disruption of the data plane at or after `since`, if any: the node agent restarted (its
+ * `startedAt` is later), or the controller could not reach it (`lostAt`, the last failed read). A
+ * traffic window that spans one is the infrastructure's, not the release's, and is set aside
+ * (planner.ts `setAside`).
+ */
+export function disruptionSince(
+  agentState: AgentState,
+  lostAt: number | undefined,
+  since: number,
+): { at: number; what: string } | undefined {
+  const found: { at: number; what: string }[] = [];
+  const started = Date.parse(agentState.agent.startedAt);
+  if (Number.isFinite(started) && started >= since)
+    found.push({ at: started, what: "the node agent restarted" });
+  if (lostAt !== undefined && lostAt >= since)
+    found.push({ at: lostAt, what: "the node agent could not be reached" });
+  return found.sort((a, b) => b.at - a.at)[0];
+}

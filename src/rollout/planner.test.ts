@@ -332,7 +332,7 @@ describe("canary", () => {
     expect(d.state.windowStart).toBe(nextWindowStart(end));
     expect(d.state.stepPassed).toBe(true);
     expect(d.state.progressAt).toBe(end);
-    expect(d.state.verdicts).toEqual({ pass: 1, fail: 0, inconclusive: 0 });
+    expect(d.state.verdicts).toEqual({ pass: 1, fail: 0, inconclusive: 0, setAside: 0 });
     expect(d.state.lastVerdict).toEqual({ at: end, result: "pass", message: d.verdict?.verdict.message });
     expect(d.state.baseline).toEqual({ requests: 1_000, errors: 0, latenciesMs: Array(1_000).fill(20) });
     expect(d.events).toEqual([
@@ -374,7 +374,7 @@ describe("canary", () => {
     expect(d.state.stepPassed).toBe(false);
     expect(d.state.progressAt).toBe(T0 + S);
     expect(d.state.baseline).toBeUndefined();
-    expect(d.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 1 });
+    expect(d.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 1, setAside: 0 });
     expect(d.events.map((e) => e.payload.result)).toEqual(["inconclusive"]);
     expect(windowWanted(r1, T0 + 11 * S - 1)).toBeUndefined();
     // The window grows: the same start, a later end.
@@ -387,7 +387,7 @@ describe("canary", () => {
     expect(d.status).toBe("progressing");
     expect(d.verdict).toBeUndefined();
     expect(d.state.lastVerdict).toBeUndefined();
-    expect(d.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 0 });
+    expect(d.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 0, setAside: 0 });
   });
 
   it("a failing verdict rolls back at once", () => {
@@ -398,12 +398,55 @@ describe("canary", () => {
     expect(d.slot).toEqual({ stable: "v1", warm: [] });
     expect(d.state).toMatchObject({ phase: "done", weight: 0, canaryInstances: 0, stableInstances: 4 });
     expect(d.state.windowStart).toBeUndefined();
-    expect(d.state.verdicts).toEqual({ pass: 0, fail: 1, inconclusive: 0 });
+    expect(d.state.verdicts).toEqual({ pass: 0, fail: 1, inconclusive: 0, setAside: 0 });
     expect(d.verdict).toMatchObject({ windowStart: T0 + S, windowEnd: end, phase: "step", step: 0 });
     expect(d.verdict?.verdict.result).toBe("fail");
     expect(d.reason).toBe(`analysis failed at step 1: ${d.verdict?.verdict.message}`);
     expect(eventTypes(d)).toEqual(["rollout.analysis", "rollout.rolled-back"]);
     expect(d.events[1]?.payload).toEqual({ reason: d.reason, to: "v1" });
+  });
+
+  it("a window spanning a data-plane disruption is set aside, never judged, and the next one opens after it", () => {
+    const r0 = canaryAtFirstStep({ analysis: analysis() });
+    const end = T0 + 6 * S;
+    // The canary's figures are terrible (the agent's own refused connections), but the window is set aside.
+    const window = {
+      ...measured("fail", end),
+      disrupted: { at: T0 + 3_500, what: "the node agent restarted" },
+    };
+    const [d, r1] = tick(r0, observed(1, 4, { window }), end);
+    expect(d.status).toBe("progressing");
+    expect(d.verdict?.verdict).toMatchObject({ result: "inconclusive", reason: "set-aside", checks: [] });
+    expect(d.verdict?.verdict.message).toMatch(/^window set aside: the node agent restarted at /);
+    expect(d.verdict).toMatchObject({ windowStart: T0 + S, windowEnd: end, phase: "step", step: 0 });
+    expect(d.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 0, setAside: 1 });
+    expect(d.state.lastVerdict).toMatchObject({ at: end, result: "inconclusive", setAside: true });
+    expect(d.state.windowStart).toBe(T0 + 6 * S);
+    expect(d.state.stepPassed).toBe(false);
+    expect(d.events.map((e) => e.payload.result)).toEqual(["set-aside"]);
+    // The next window is judged as usual.
+    const [d2] = tick(r1, observed(1, 4, { window: measured("pass", T0 + 11 * S) }), T0 + 11 * S);
+    expect(d2.verdict?.verdict.result).toBe("pass");
+    expect(d2.verdict?.windowStart).toBe(T0 + 6 * S);
+  });
+
+  it("a step whose last window was set aside waits for a clean one, whatever onInconclusive says", () => {
+    const r0 = canaryAtFirstStep({ analysis: analysis({ onInconclusive: "fail" }) });
+    const window = {
+      ...measured("fail", T0 + 30 * S),
+      disrupted: { at: T0 + 29 * S, what: "the node agent was unreachable" },
+    };
+    let [d, r] = tick(r0, observed(1, 4, { window }), T0 + 30 * S);
+    expect(d.verdict?.verdict.reason).toBe("set-aside");
+    // The 30 s pause is over, no window passed: onInconclusive "fail" would roll back; it waits instead.
+    [d, r] = tick(r, observed(1, 4), T0 + 32 * S);
+    expect(d.status).toBe("progressing");
+    expect(d.state.phase).toBe("step");
+    [d, r] = tick(r, observed(1, 4, { window: measured("pass", T0 + 36 * S) }), T0 + 36 * S);
+    expect(d.verdict?.verdict.result).toBe("pass");
+    [d] = tick(r, observed(1, 4), T0 + 37 * S);
+    expect(d.state.phase).toBe("scaling");
+    expect(d.state.step).toBe(1);
   });
 
   it("a failed canary instance rolls back with its message", () => {
@@ -684,7 +727,7 @@ describe("canary", () => {
     expect(steps).toEqual([1, 2]);
     // No analysis: the watch is skipped.
     expect(r.status).toBe("succeeded");
-    expect(r.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 0 });
+    expect(r.state.verdicts).toEqual({ pass: 0, fail: 0, inconclusive: 0, setAside: 0 });
   });
 
   it("steps advance 20 s apart without analysis", () => {

@@ -20,19 +20,17 @@
  * over its limit at all, so repeated looks do not add up to many false rollbacks the way repeated
  * significance tests alone would.
  */
-import { judge, type SampleWindow } from "../judge/index.js";
 import type { RolloutStatus } from "../store/index.js";
 import type {
   Decision,
   Observed,
-  PlannedEvent,
   PlannerRollout,
   RolloutState,
-  StoredWindow,
 } from "./types.js";
+import { judgeWindow, nextWindowStart, type Draft } from "./window-verdict.js";
 
-/** Latencies kept from the last passing baseline window, for the watch. */
-const BASELINE_SAMPLES = 2_000;
+export { nextWindowStart } from "./window-verdict.js";
+
 const FINAL: readonly RolloutStatus[] = ["succeeded", "rolled-back", "aborted", "failed"];
 
 export function isFinal(status: RolloutStatus): boolean {
@@ -47,20 +45,6 @@ export function windowWanted(rollout: PlannerRollout, now: number): number | und
   if (s.phase !== "step" && s.phase !== "preview" && s.phase !== "watching") return undefined;
   const last = Math.max(s.windowStart, s.lastVerdict?.at ?? 0);
   return now - last >= analysis.intervalMs ? s.windowStart : undefined;
-}
-
-/** Windows start on a whole second: the router's 1 s buckets then never fall into two windows. */
-export function nextWindowStart(end: number): number {
-  return Math.ceil(end / 1000) * 1000;
-}
-
-interface Draft {
-  status: RolloutStatus;
-  state: RolloutState;
-  reason: string | null;
-  slot?: Decision["slot"];
-  verdict?: Decision["verdict"];
-  events: PlannedEvent[];
 }
 
 /** The first state of a rollout. */
@@ -84,7 +68,7 @@ export function initialState(
     progressAt: now,
     canaryReady: 0,
     stepPassed: false,
-    verdicts: { pass: 0, fail: 0, inconclusive: 0 },
+    verdicts: { pass: 0, fail: 0, inconclusive: 0, setAside: 0 },
   };
 }
 
@@ -107,8 +91,8 @@ export function plan(rollout: PlannerRollout, observed: Observed, now: number): 
   }
 
   if (observed.window !== undefined && s.windowStart !== undefined && s.spec.analysis !== null) {
-    const outcome = judgeWindow(rollout, draft, observed.window, now);
-    if (outcome === "fail") return draft;
+    const outcome = judgeWindow(draft, observed.window, now);
+    if (outcome.result === "fail") return rollBack(rollout, draft, now, outcome.reason);
   }
 
   if (draft.status === "paused") return draft;
@@ -207,6 +191,9 @@ function planStep(rollout: PlannerRollout, draft: Draft, now: number): Decision 
   // A step without a pause but with analysis lasts until its first passing verdict.
   if (!s.stepPassed && !forced && step.pauseMs === null) return draft;
   if (!s.stepPassed && !forced) {
+    // The last window was the infrastructure's, not the release's: wait for a clean one, whatever
+    // onInconclusive says (a paused or failed step would blame the release for the agent's restart).
+    if (s.lastVerdict?.setAside === true) return draft;
     const analysis = s.spec.analysis;
     const last = s.lastVerdict?.message ?? "no verdict yet";
     switch (analysis?.onInconclusive ?? "extend") {
@@ -321,61 +308,6 @@ export function rollBack(rollout: PlannerRollout, draft: Draft, now: number, rea
     payload: { reason, to },
   });
   return draft;
-}
-
-function judgeWindow(
-  rollout: PlannerRollout,
-  draft: Draft,
-  window: NonNullable<Observed["window"]>,
-  now: number,
-): "pass" | "fail" | "inconclusive" {
-  const s = draft.state;
-  const analysis = s.spec.analysis;
-  const start = s.windowStart;
-  if (analysis === null || start === undefined) return "inconclusive";
-  const watching = s.phase === "watching";
-  const baseline: SampleWindow | null = watching ? (s.baseline ?? null) : window.baseline;
-  if (baseline === null) return "inconclusive";
-  const verdict = judge(analysis, window.canary, baseline);
-  s.verdicts[verdict.result] += 1;
-  s.lastVerdict = { at: now, result: verdict.result, message: verdict.message };
-  const step = s.phase === "step" ? s.step : null;
-  draft.verdict = { verdict, windowStart: start, windowEnd: window.end, phase: s.phase, step };
-  draft.events.push({
-    type: "rollout.analysis",
-    payload: {
-      result: verdict.result,
-      phase: s.phase,
-      step: step === null ? null : step + 1,
-      message: verdict.message,
-    },
-  });
-  if (verdict.result === "fail") {
-    const what = watching
-      ? "after promotion, during the watch"
-      : s.phase === "preview"
-        ? "before the switch"
-        : `at step ${s.step + 1}`;
-    rollBack(rollout, draft, now, `analysis failed ${what}: ${verdict.message}`);
-    return "fail";
-  }
-  if (verdict.result === "pass") {
-    s.stepPassed = true;
-    s.progressAt = now;
-    s.windowStart = nextWindowStart(window.end);
-    if (!watching && window.baseline !== null) s.baseline = trimWindow(window.baseline);
-  }
-  return verdict.result;
-}
-
-function trimWindow(w: SampleWindow): StoredWindow {
-  const all = Array.from(w.latenciesMs);
-  const step = Math.max(1, all.length / BASELINE_SAMPLES);
-  const latenciesMs: number[] = [];
-  for (let i = 0; i < all.length && latenciesMs.length < BASELINE_SAMPLES; i += step) {
-    latenciesMs.push(all[Math.floor(i)] ?? 0);
-  }
-  return { requests: w.requests, errors: w.errors, latenciesMs };
 }
 
 function enterPhase(s: RolloutState, phase: RolloutState["phase"], now: number): void {

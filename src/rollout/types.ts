@@ -50,6 +50,8 @@ export interface VerdictSummary {
   at: number;
   result: Verdict["result"];
   message: string;
+  /** The window was set aside (a data-plane disruption), not judged: it neither passes nor counts as inconclusive. */
+  setAside?: boolean;
 }
 
 export interface RolloutState {
@@ -82,7 +84,7 @@ export interface RolloutState {
   /** The stable release's figures from the last passing window, the watch's baseline. */
   baseline?: StoredWindow;
   lastVerdict?: VerdictSummary;
-  verdicts: { pass: number; fail: number; inconclusive: number };
+  verdicts: { pass: number; fail: number; inconclusive: number; setAside: number };
 }
 
 /** What the agent reports about one release's instances in the rollout's environment. */
@@ -97,7 +99,13 @@ export interface Observed {
   canary: ReleaseObservation;
   stable: ReleaseObservation;
   /** Present when `windowWanted` asked for one: both releases over [windowStart, end]. */
-  window?: { canary: SampleWindow; baseline: SampleWindow | null; end: number };
+  window?: {
+    canary: SampleWindow;
+    baseline: SampleWindow | null;
+    end: number;
+    /** The data plane was disrupted within the window (observe.ts `disruptionSince`): it is set aside. */
+    disrupted?: { at: number; what: string };
+  };
 }
 
 /** The parts of a stored rollout the planner reads. */

@@ -50,7 +50,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
 }
 
 /** Per environment and service: each release's role, weight and ready/desired instances. */
-function renderDeployments(ctx: CliContext, d: DeploymentsView): string {
+export function renderDeployments(ctx: CliContext, d: DeploymentsView): string {
   const { c } = ctx.output;
   const agent = d.agent.reachable
     ? c.green("reachable")
@@ -67,14 +67,15 @@ function renderDeployments(ctx: CliContext, d: DeploymentsView): string {
   }
   const rows = slots.flatMap((slot) =>
     slot.releases.map((r, i) => {
-      const ready = `${r.ready}/${r.instances}`;
+      // While the agent does not answer, what runs is unknown: the last figures would look current.
+      const ready = d.agent.reachable ? `${r.ready}/${r.instances}` : `?/${r.instances}`;
       return [
         i === 0 ? slot.env : "",
         i === 0 ? slot.service : "",
         r.version,
         r.role,
         `${r.weight}%`,
-        r.ready < r.instances ? c.yellow(ready) : ready,
+        !d.agent.reachable || r.ready < r.instances ? c.yellow(ready) : ready,
       ];
     }),
   );

@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import type { AgentState } from "../agent/index.js";
+import { disruptionSince } from "./observe.js";
+
+const T0 = Date.parse("2026-12-08T10:00:00.000Z");
+
+function agent(startedAt: number): AgentState {
+  return {
+    agent: { version: "0.1.0", pid: 42, startedAt: new Date(startedAt).toISOString() },
+    environments: [],
+    instances: [],
+  };
+}
+
+describe("disruptionSince: which traffic windows are the data plane's fault", () => {
+  const cases: {
+    name: string;
+    startedAt: number;
+    lostAt: number | undefined;
+    since: number;
+    want: { at: number; what: string } | undefined;
+  }[] = [
+    { name: "a quiet window", startedAt: T0 - 60_000, lostAt: undefined, since: T0, want: undefined },
+    {
+      name: "the agent restarted within the window",
+      startedAt: T0 + 2_000,
+      lostAt: undefined,
+      since: T0,
+      want: { at: T0 + 2_000, what: "the node agent restarted" },
+    },
+    {
+      name: "the agent could not be read within the window",
+      startedAt: T0 - 60_000,
+      lostAt: T0 + 1_000,
+      since: T0,
+      want: { at: T0 + 1_000, what: "the node agent could not be reached" },
+    },
+    {
+      name: "both: the latest one is named",
+      startedAt: T0 + 3_000,
+      lostAt: T0 + 1_000,
+      since: T0,
+      want: { at: T0 + 3_000, what: "the node agent restarted" },
+    },
+    {
+      name: "an outage before the window",
+      startedAt: T0 - 5_000,
+      lostAt: T0 - 6_000,
+      since: T0,
+      want: undefined,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(disruptionSince(agent(c.startedAt), c.lostAt, c.since)).toEqual(c.want);
+    });
+  }
+});
