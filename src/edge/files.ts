@@ -1,0 +1,100 @@
+/**
+ * The edge's files, next to the agent's under `<dataDir>/agent/` (directory 0700): the control socket,
+ * its bearer token (0600, created by the agent), the pid record and the edge's log. Also how to tell
+ * the process a pid record names from a stranger that reused its pid.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import type { EdgePidRecord } from "./types.js";
+
+export interface EdgePaths {
+  dir: string;
+  socket: string;
+  token: string;
+  pid: string;
+  log: string;
+}
+
+export function edgePaths(dataDir: string): EdgePaths {
+  const dir = join(dataDir, "agent");
+  return {
+    dir,
+    socket: join(dir, "edge.sock"),
+    token: join(dir, "edge.token"),
+    pid: join(dir, "edge.pid"),
+    log: join(dir, "logs", "edge.log"),
+  };
+}
+
+/** Reads the token, or creates it (the agent does, before it spawns the first edge). */
+export async function loadOrCreateEdgeToken(path: string): Promise<string> {
+  try {
+    const token = (await readFile(path, "utf8")).trim();
+    if (token.length >= 32) return token;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const token = `slw_edge_${randomBytes(32).toString("base64url")}`;
+  await writePrivateFile(path, `${token}\n`);
+  return token;
+}
+
+/** Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  await mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.tmp`;
+  const file = await open(temp, "w", 0o600);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
+}
+
+export async function readPidRecord(path: string): Promise<EdgePidRecord | undefined> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, "utf8"));
+  } catch {
+    return undefined; // missing or torn: no edge to adopt
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const pid: unknown = Reflect.get(parsed, "pid");
+  const startTicks: unknown = Reflect.get(parsed, "startTicks");
+  const generation: unknown = Reflect.get(parsed, "generation");
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) return undefined;
+  return {
+    pid,
+    startTicks: typeof startTicks === "number" ? startTicks : undefined,
+    startedAt: String(Reflect.get(parsed, "startedAt")),
+    generation: typeof generation === "number" ? generation : 0,
+    version: String(Reflect.get(parsed, "version")),
+  };
+}
+
+/**
+ * The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), undefined when the
+ * process does not exist or off Linux. The command name (field 2) may hold spaces and parentheses, so
+ * the fields are counted from the last `)`.
+ */
+export async function processStartTicks(pid: number): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[19]); // field 22, counted from field 3
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
+
+/** Whether the record names a live process that is the one that wrote it (not a reused pid). */
+export async function isSameProcess(record: EdgePidRecord): Promise<boolean> {
+  const ticks = await processStartTicks(record.pid);
+  if (ticks === undefined) return false;
+  return record.startTicks === undefined || record.startTicks === ticks;
+}
