@@ -74,6 +74,18 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/** `buf[start, end)` as a number when it is 1 to 15 digits (the common Content-Length), else -1. */
+function parseDigits(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const d = (buf[i] ?? 0) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 /** `buf[start, end)` equals `lower` ignoring ASCII case. */
 function equalsLower(buf: Buffer, start: number, end: number, lower: string): boolean {
   if (end - start !== lower.length) return false;
@@ -293,14 +305,13 @@ export class ResponseParser {
   /** Content-Length, Transfer-Encoding and Connection: what delimits the body and the connection. */
   private framingHeader(buf: Buffer, start: number, colon: number, vs: number, ve: number): number {
     if (equalsLower(buf, start, colon, "content-length")) {
+      const value = parseDigits(buf, vs, ve);
+      if (value >= 0) return this.setContentLength(value);
       // A list of equal values is allowed (RFC 9110 §8.6), different ones are a smuggling attempt.
       for (const item of buf.toString("latin1", vs, ve).split(",")) {
         const digits = item.trim();
         if (!/^\d{1,15}$/.test(digits)) return this.fail("an invalid Content-Length");
-        const value = Number(digits);
-        if (this.contentLength >= 0 && this.contentLength !== value)
-          return this.fail("conflicting Content-Length values");
-        this.contentLength = value;
+        if (this.setContentLength(Number(digits)) < 0) return FAILED;
       }
     } else if (equalsLower(buf, start, colon, "transfer-encoding")) {
       if (this.chunked || !equalsLower(buf, vs, ve, "chunked"))
@@ -317,6 +328,13 @@ export class ResponseParser {
         }
       }
     }
+    return 0;
+  }
+
+  private setContentLength(value: number): number {
+    if (this.contentLength >= 0 && this.contentLength !== value)
+      return this.fail("conflicting Content-Length values");
+    this.contentLength = value;
     return 0;
   }
 

@@ -108,6 +108,8 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
   /** A response byte arrived for the current request. */
   private responded = false;
   private body: Readable | null = null;
+  /** The body timeout is armed for the current response. */
+  private bodyTimer = false;
   private readonly authority: string;
 
   constructor(
@@ -181,8 +183,10 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
   onHead(status: number, headers: string[]): boolean {
     const exchange = this.exchange;
     if (exchange === null) return false;
+    // The body timeout is armed only if the response does not end in the chunk that brought its head
+    // (onSocketData): most small responses never pay for it.
     this.state = RECEIVING;
-    this.socket.setTimeout(this.pool.timeouts.bodyMs);
+    this.bodyTimer = false;
     return exchange.onHeaders(status, headers) && this.exchange === exchange;
   }
 
@@ -298,7 +302,14 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
     }
     this.responded = true;
     const end = this.parser.execute(chunk);
-    if (end === MORE || end === STOPPED) return;
+    if (end === MORE) {
+      if (this.state === RECEIVING && !this.bodyTimer) {
+        this.bodyTimer = true;
+        this.socket.setTimeout(this.pool.timeouts.bodyMs);
+      }
+      return;
+    }
+    if (end === STOPPED) return;
     if (end === FAILED) {
       this.fail("UPSTREAM_PROTOCOL", `the target's response is not valid HTTP/1.1: ${this.parser.error}`);
       return;
