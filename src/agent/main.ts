@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 /**
- * `node dist/agent/main.js --data-dir DIR`: runs the node agent until SIGTERM or SIGINT, then stops the
- * listeners (with drain) and the instances, and exits 0. `slipway agent` will call the same code.
+ * `node dist/agent/main.js --data-dir DIR`: runs the node agent until a signal, and exits 0.
+ *
+ * - SIGTERM, SIGINT: a full stop: listeners drained, every instance stopped (SIGTERM, wait, SIGKILL).
+ * - SIGUSR2: exit for a restart or an upgrade: instances (and the edge) are left running, their pid
+ *   files and FIFOs in place, for the next agent to adopt (docs/agent.md, "Snapshot and restart").
+ *
+ * `slipway agent` calls the same code.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,8 +32,9 @@ async function main(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "signal received");
-    agent.stop({ stopInstances: true }).then(
+    const stopInstances = signal !== "SIGUSR2";
+    logger.info({ signal, stopInstances }, "signal received");
+    agent.stop({ stopInstances }).then(
       () => {
         logger.flush(() => process.exit(0));
       },
@@ -40,6 +46,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  process.on("SIGUSR2", onSignal);
   await agent.start();
   process.stdout.write(`slipway agent listening on ${agent.socketPath}\n`);
 }

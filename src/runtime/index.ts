@@ -11,7 +11,7 @@ export {
   type RestartDecision,
 } from "./restart-policy.js";
 export { isFinalPhase } from "./instance.js";
-export { isRecordLive, readPidFiles, recordMatchesSpec, type PidRecord } from "./pid-file.js";
+export { isRecordLive, readPidFiles, recordMatchesSpec, specDigest, type PidRecord } from "./pid-file.js";
 export { isGroupAlive, signalGroup, terminateGroup } from "./process-group.js";
 export { cleanStaleRecord, stopLeftover } from "./leftover.js";
 export { findCgroupRoot, type InstanceScope } from "./instance-scope.js";
