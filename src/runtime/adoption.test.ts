@@ -85,9 +85,31 @@ describe("adoption by a new supervisor", () => {
     expect(restarted.adoptedAt).toBeUndefined();
     expect(logOf(spec.id)).toContain("exited (adopted: exit status unknown)");
   });
+});
+
+describe.each(["auto", "process-group"] as const)("tracking: %s", (tracking) => {
+  it("stops a grandchild that setsid'd out of the instance's process group with the instance", async () => {
+    runtime = createTestRuntime({ tracking });
+    const command = `setsid sleep 1000 & echo $! > grandchild.pid; exec ${APP_COMMAND}`;
+    const handle = await runtime.supervisor.start(runtime.spec({ command }));
+    const { pid } = await handle.waitFor((s) => s.ready);
+    const grandchild = await waitFor(
+      () => Number(readFileSync(join(runtime.dir, "grandchild.pid"), "utf8")),
+      {
+        what: "the grandchild's pid",
+      },
+    );
+    strays.push(grandchild);
+    const sid = readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]!.split(" ")[3];
+    expect(Number(sid)).not.toBe(pid); // out of reach of kill(-pgid)
+    const cgroups = tracking === "auto" && (await findCgroupRoot()) !== undefined;
+    expect(await runtime.supervisor.tracking()).toBe(cgroups ? "cgroup" : "process-group");
+    await handle.stop();
+    expect(isAlive(grandchild)).toBe(false);
+  });
 
   it("cleans a stale record: kills what its dead leader left (setsid'd away), never a process that reused the pid", async () => {
-    runtime = createTestRuntime();
+    runtime = createTestRuntime({ tracking });
     const command = `setsid sleep 1000 & echo $! > grandchild.pid; exec ${APP_COMMAND}`;
     const handle = await runtime.supervisor.start(runtime.spec({ command, stopTimeoutMs: 200 }));
     const { pid } = await handle.waitFor((s) => s.ready);
@@ -121,27 +143,5 @@ describe("adoption by a new supervisor", () => {
     await cleanStaleRecord(record);
     expect(isAlive(grandchild)).toBe(false);
     expect(await readPidFiles(runtime.logDir)).toEqual([]);
-  });
-});
-
-describe.each(["auto", "process-group"] as const)("tracking: %s", (tracking) => {
-  it("stops a grandchild that setsid'd out of the instance's process group with the instance", async () => {
-    runtime = createTestRuntime({ tracking });
-    const command = `setsid sleep 1000 & echo $! > grandchild.pid; exec ${APP_COMMAND}`;
-    const handle = await runtime.supervisor.start(runtime.spec({ command }));
-    const { pid } = await handle.waitFor((s) => s.ready);
-    const grandchild = await waitFor(
-      () => Number(readFileSync(join(runtime.dir, "grandchild.pid"), "utf8")),
-      {
-        what: "the grandchild's pid",
-      },
-    );
-    strays.push(grandchild);
-    const sid = readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]!.split(" ")[3];
-    expect(Number(sid)).not.toBe(pid); // out of reach of kill(-pgid)
-    const cgroups = tracking === "auto" && (await findCgroupRoot()) !== undefined;
-    expect(await runtime.supervisor.tracking()).toBe(cgroups ? "cgroup" : "process-group");
-    await handle.stop();
-    expect(isAlive(grandchild)).toBe(false);
   });
 });

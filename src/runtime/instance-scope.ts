@@ -22,6 +22,8 @@ import { groupMembers, isProcessRunning, signalGroup } from "./process-group.js"
 /** The variable that marks every process of one spawn (see above). */
 export const SCOPE_VARIABLE = "SLIPWAY_SCOPE";
 const POLL_MS = 25;
+/** The fallback's sweep reads every process's environ: poll it less often. */
+const SWEEP_POLL_MS = 100;
 const AFTER_KILL_MS = 10_000;
 
 export interface InstanceScope {
@@ -174,7 +176,7 @@ async function waitForEmpty(scope: InstanceScope, pgid: number | undefined, time
   for (;;) {
     if ((await scopeMembers(scope, pgid)).length === 0) return true;
     if (performance.now() >= deadline) return false;
-    await sleep(POLL_MS);
+    await sleep(scope.cgroup === undefined && scope.token !== "" ? SWEEP_POLL_MS : POLL_MS);
   }
 }
 
