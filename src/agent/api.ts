@@ -34,7 +34,7 @@ export interface AgentCore {
   startInstance(spec: InstanceSpec): Promise<InstanceStatus>;
   stopInstance(id: string): Promise<void>;
   logs(id: string, tail: number): Promise<string[]>;
-  stats(env: string, service: string, release: string, sinceMs: number | undefined): StatsWindowJson;
+  stats(env: string, service: string, release: string, sinceMs: number | undefined): Promise<StatsWindowJson>;
 }
 
 export interface AgentApiOptions {
@@ -117,10 +117,10 @@ function registerRoutes(app: FastifyInstance, core: AgentCore, events: InstanceE
     const { tail } = parseInput(logsQuery, request.query, "query");
     return { lines: await core.logs((request.params as Params).id ?? "", tail) };
   });
-  app.get("/v1/stats/:env/:service/:release", (request) => {
+  app.get("/v1/stats/:env/:service/:release", async (request) => {
     const { env = "", service = "", release = "" } = request.params as Params;
     const { sinceMs } = parseInput(statsQuery, request.query, "query");
-    return core.stats(env, service, release, sinceMs);
+    return await core.stats(env, service, release, sinceMs);
   });
 }
 
