@@ -143,7 +143,7 @@ export class Exchange implements ScannedRequest, LongLived, UpstreamExchange {
   forward(release: CompiledRelease): void {
     this.release = release;
     release.stats.inFlight++;
-    // Without a body the release has the whole request once it is sent; with one, when undici says so.
+    // Without a body the release has the whole request once it is sent; with one, at onRequestSent.
     if (!this.hasBody) this.deliveredAt = this.startedAt;
     const index = nextTargetIndex(release, this.startedAt);
     if (index < 0) this.fail("no_ready_target");
