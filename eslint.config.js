@@ -12,8 +12,12 @@ import tseslint from "typescript-eslint";
  * Data plane: the node agent and what it loads (agent, router, runtime, health, judge) import nothing of
  * the control plane, so an agent never loads the store, the API server or the config loader. Tests and
  * fixtures of those domains are exempt: they may start a control plane to drive an agent.
+ *
+ * Edge: the edge process (src/edge) holds every router listener and must stay small and independent of
+ * the agent it outlives: it imports the router and the small shared bits (shared, util), nothing of the
+ * agent, the runtime or the control plane. edge-loads.test.ts checks what it loads at run time.
  */
-const DATA_PLANE = ["agent", "router", "runtime", "health", "judge"];
+const DATA_PLANE = ["agent", "router", "runtime", "health", "judge", "edge"];
 const CONTROL_PLANE = ["api", "config", "store", "rollout", "pipeline", "server", "cli", "release"];
 
 /** `up` is the relative prefix from a file at that depth back to src/ ("../" or "../../"). */
@@ -30,6 +34,11 @@ const dataPlaneDoor = {
   message: "The data plane imports nothing of the control plane; shared bits live in src/shared.",
 };
 
+const edgeDoor = {
+  regex: `^(\\.\\./)+(${[...CONTROL_PLANE, "agent", "runtime", "health", "judge", "log"].join("|")})(/|$)`,
+  message: "The edge imports only the router and shared/util: it outlives the agent (docs/agent.md).",
+};
+
 const boundaries = ["../", "../../"].flatMap((up, depth) => {
   const inside = "*/".repeat(depth);
   return [
@@ -41,6 +50,11 @@ const boundaries = ["../", "../../"].flatMap((up, depth) => {
       files: DATA_PLANE.map((domain) => `src/${domain}/${inside}*.ts`),
       ignores: ["**/*.test.ts", "**/*fixtures.ts"],
       rules: { "no-restricted-imports": ["error", { patterns: [domainDoor(up), dataPlaneDoor] }] },
+    },
+    {
+      files: [`src/edge/${inside}*.ts`],
+      ignores: ["**/*.test.ts", "**/*fixtures.ts"],
+      rules: { "no-restricted-imports": ["error", { patterns: [domainDoor(up), dataPlaneDoor, edgeDoor] }] },
     },
   ];
 });
