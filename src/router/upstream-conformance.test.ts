@@ -198,6 +198,18 @@ describe("targets that close early", () => {
     expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 2, errors: 0 });
   });
 
+  it("drops an idle connection the target closed, and sends the next request on a new one", async () => {
+    const { t, r } = await world();
+    expect((await get(r)).res?.status).toBe(200);
+    const first = t.requests[0];
+    const closed = new Promise<void>((resolve) => first?.socket.once("close", resolve));
+    first?.socket.end();
+    await closed;
+    expect((await get(r, "POST", "once")).res).toMatchObject({ status: 200, body: "good" });
+    expect(t.requests.map((q) => q.connection)).toEqual([0, 1]);
+    expect(r.router.stats("web", "v1").window(0)).toMatchObject({ requests: 2, errors: 0 });
+  });
+
   it("answers a POST whose connection closed before any response byte with 502, not retried", async () => {
     const { t, r, scripts } = await world();
     scripts.push((req) => req.socket.destroy());

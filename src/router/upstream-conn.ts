@@ -144,8 +144,9 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
     });
   }
 
+  /** Free for a request: idle, and its socket still open (a FIN may have come in this very tick). */
   get idle(): boolean {
-    return this.state === IDLE;
+    return this.state === IDLE && !this.socket.destroyed;
   }
 
   /** Sends `exchange` on this connection (a new one sends once connected). */
@@ -318,6 +319,7 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
   }
 
   private onSocketEnd(): void {
+    if (this.state === IDLE) this.state = CLOSED;
     if (this.exchange !== null && this.parser.finish()) this.complete(false);
     else if (this.exchange !== null) {
       this.fail(
