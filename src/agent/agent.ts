@@ -8,7 +8,9 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createSilentLogger } from "../log/index.js";
 import {
+  cleanStaleRecord,
   createSupervisor,
+  stopLeftover,
   type InstanceSpec,
   type InstanceStatus,
   type Supervisor,
@@ -26,7 +28,7 @@ import {
   writeFileAtomic,
   type AgentPaths,
 } from "./files.js";
-import { terminateLeftovers } from "./leftovers.js";
+import { adoptLive, observeRecords, planAdoption, replaceTheRest, type AdoptionPorts } from "./adoption.js";
 import type {
   Agent,
   AgentOptions,
@@ -65,6 +67,7 @@ class NodeAgent implements Agent, AgentCore {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #drainMs: number;
+  readonly #dataDir: string;
   /** Desired instances, by id, with their assigned port: what the snapshot holds. */
   readonly #specs = new Map<string, InstanceSpec>();
   readonly #lastReady = new Map<string, boolean>();
@@ -84,6 +87,7 @@ class NodeAgent implements Agent, AgentCore {
     this.#logger = options.logger ?? createSilentLogger();
     this.#now = options.now ?? Date.now;
     this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+    this.#dataDir = options.dataDir;
     this.#events = new InstanceEvents(this.#now);
   }
 
@@ -109,7 +113,6 @@ class NodeAgent implements Agent, AgentCore {
     const token = await loadOrCreateToken(this.#paths.token);
     await claimSocket(this.#paths.socket);
     const snapshot = await readSnapshot(this.#paths.state);
-    await terminateLeftovers(this.#paths.instances, this.#logger);
     this.#startedAt = new Date(this.#now()).toISOString();
     const supervisor = createSupervisor({
       logDir: this.#paths.instances,
@@ -120,6 +123,7 @@ class NodeAgent implements Agent, AgentCore {
       this.#onState(status);
     });
     const environments = new Environments({
+      dataDir: this.#dataDir,
       logger: this.#logger,
       now: this.#now,
       drainMs: this.#drainMs,
@@ -145,6 +149,7 @@ class NodeAgent implements Agent, AgentCore {
     const { supervisor, environments } = this.#require();
     return {
       agent: { version: agentVersion(), pid: process.pid, startedAt: this.#startedAt },
+      edge: environments.edgeInfo(),
       environments: environments.list(),
       instances: supervisor.list(),
     };
@@ -204,7 +209,12 @@ class NodeAgent implements Agent, AgentCore {
     return this.#require().supervisor.logs(id, { tailLines: tail });
   }
 
-  stats(env: string, service: string, release: string, sinceMs: number | undefined): StatsWindowJson {
+  stats(
+    env: string,
+    service: string,
+    release: string,
+    sinceMs: number | undefined,
+  ): Promise<StatsWindowJson> {
     const since = sinceMs ?? this.#now() - STATS_DEFAULT_WINDOW_MS;
     return this.#require().environments.stats(env, service, release, since);
   }
@@ -231,22 +241,38 @@ class NodeAgent implements Agent, AgentCore {
     this.#running?.environments.refresh();
   }
 
+  /**
+   * Adopt, not restart (adoption.ts): live instances the snapshot wants are adopted before any table is
+   * pushed, so a table never leaves a serving instance out; the rest is stopped, cleaned up or started.
+   * Every wanted id is desired from the start: one that is not (yet) running is out of rotation, and
+   * one that cannot be started stays in the snapshot for the control plane to see missing and decide.
+   */
   async #restore(snapshot: AgentSnapshot): Promise<void> {
-    const { environments } = this.#require();
-    for (const [name, spec] of Object.entries(snapshot.environments)) {
-      await environments.restore(name, spec);
-    }
-    await Promise.all(
-      snapshot.instances.map(async (spec) => {
-        try {
-          await this.startInstance(spec);
-        } catch (err) {
-          // Kept in the snapshot: the control plane sees it missing from the state and decides.
-          this.#specs.set(spec.id, spec);
-          this.#logger.error({ instance: spec.id, err }, "could not restore instance");
-        }
-      }),
-    );
+    const { environments, supervisor } = this.#require();
+    for (const spec of snapshot.instances) this.#specs.set(spec.id, spec);
+    const ports: AdoptionPorts = {
+      adopt: async (spec, record) => {
+        await supervisor.adopt(spec, record);
+      },
+      start: async (spec) => {
+        await this.startInstance(spec);
+      },
+      stop: async (record) => {
+        await stopLeftover(record);
+      },
+      clean: async (record) => {
+        await cleanStaleRecord(record);
+      },
+      logger: this.#logger,
+    };
+    const actions = planAdoption(snapshot.instances, await observeRecords(this.#paths.instances));
+    const fallbacks = await adoptLive(actions, ports);
+    const restoreEnvironments = async () => {
+      for (const [name, spec] of Object.entries(snapshot.environments)) {
+        await environments.restore(name, spec);
+      }
+    };
+    await Promise.all([restoreEnvironments(), replaceTheRest([...actions, ...fallbacks], ports)]);
     await this.#persist();
   }
 
@@ -274,7 +300,8 @@ class NodeAgent implements Agent, AgentCore {
     if (running === undefined) return;
     this.#logger.info({ stopInstances: options.stopInstances }, "slipway agent stopping");
     await running.app.close();
-    await running.environments.stopAll();
+    // An agent that leaves its instances running (restart, upgrade) leaves its edge serving them too.
+    await running.environments.stopAll({ leaveRunning: !options.stopInstances });
     await running.supervisor.shutdown({ stopInstances: options.stopInstances });
     await this.#writes;
     this.#logger.info("slipway agent stopped");

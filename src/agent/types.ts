@@ -42,6 +42,11 @@ export interface AgentInfo {
 /** `GET /v1/state`. */
 export interface AgentState {
   agent: AgentInfo;
+  /**
+   * The edge process holding the router listeners (docs/agent.md, "The edge process"); undefined until
+   * the agent has reached it. A new `startedAt` or `generation` means the routers' windows restarted.
+   */
+  edge?: { pid: number; version: string; startedAt: string; generation: number } | undefined;
   environments: EnvironmentState[];
   instances: InstanceStatus[];
 }
@@ -79,7 +84,10 @@ export interface AgentOptions {
 }
 
 export interface AgentStopOptions {
-  /** false leaves instances running (for adoption, not built yet); main passes true. */
+  /**
+   * true: a full stop (main.ts on SIGTERM / SIGINT). false: a restart stop (SIGUSR2): health checks
+   * stop, the FIFOs are closed, the instances and the edge run on, and the next agent adopts them.
+   */
   stopInstances: boolean;
 }
 
