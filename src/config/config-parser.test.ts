@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../test-support/wait-for.js";
 import { ConfigError, SlipwayError } from "../util/index.js";
 import { createConfigParser, type ConfigParser } from "./config-parser.js";
 import { parseConfig } from "./load.js";
@@ -96,5 +97,19 @@ describe("createConfigParser", () => {
       expect((answer as SlipwayError).code).toBe("server_stopping");
     }
     await expect(parser.parse(EXAMPLE, "c.yaml")).rejects.toMatchObject({ code: "server_stopping" });
+  });
+
+  it("ends its worker once idle for idleMs, and the next parse starts a new one", async () => {
+    // A worker is a thread of this process, and nothing else here ends a thread: the count drops when
+    // the worker ends.
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]);
+    parser = createConfigParser({ idleMs: 200 });
+    const first = await parser.parse(EXAMPLE, "slipway.yaml");
+    const withWorker = threads();
+    await waitFor(() => threads() < withWorker, {
+      what: "the idle worker's thread to end",
+      timeoutMs: 10_000,
+    });
+    expect(await parser.parse(EXAMPLE, "slipway.yaml")).toEqual(first);
   });
 });

@@ -39,6 +39,12 @@ export interface ConfigParser {
 export interface ConfigParserOptions {
   /** A source still being parsed after this long is refused and its worker replaced (default 10 s). */
   timeoutMs?: number;
+  /**
+   * The worker ends after this long without a parse, and the next parse starts a new one (default 30 s).
+   * A worker holding the config schema costs the control plane 20–30 MB of RSS for as long as it lives,
+   * and most of its life it is idle: a config is applied, then nothing is parsed for hours.
+   */
+  idleMs?: number;
 }
 
 interface Pending extends ParseRequest {
@@ -65,7 +71,8 @@ function workerPath(): string {
 }
 
 /**
- * Starts nothing until the first parse; the worker then stays for the next ones.
+ * Starts nothing until the first parse; the worker then stays for the next ones, until it has been
+ * idle for `idleMs`.
  *
  * @example
  *   const parser = createConfigParser();
@@ -74,10 +81,12 @@ function workerPath(): string {
  */
 export function createConfigParser(options: ConfigParserOptions = {}): ConfigParser {
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const idleMs = options.idleMs ?? 30_000;
   const queue: Pending[] = [];
   let worker: Worker | undefined;
   let current: Pending | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   /** The worker has loaded its modules (it says so once): the time a parse is given starts then. */
   let ready = false;
   let nextId = 1;
@@ -145,8 +154,12 @@ export function createConfigParser(options: ConfigParserOptions = {}): ConfigPar
 
   function next(): void {
     if (current !== undefined || closed) return;
+    clearTimeout(idleTimer);
     const job = queue.shift();
-    if (job === undefined) return;
+    if (job === undefined) {
+      if (worker !== undefined) idleTimer = setTimeout(endIdleWorker, idleMs).unref();
+      return;
+    }
     current = job;
     try {
       worker ??= spawn();
@@ -156,6 +169,14 @@ export function createConfigParser(options: ConfigParserOptions = {}): ConfigPar
     }
     if (ready) startTimer(job);
     worker.postMessage({ id: job.id, source: job.source, file: job.file } satisfies ParseRequest);
+  }
+
+  /** Nothing is queued or parsing (next() set this timer with none, and any parse clears it). */
+  function endIdleWorker(): void {
+    const idle = worker;
+    worker = undefined;
+    ready = false;
+    void idle?.terminate();
   }
 
   function startTimer(job: Pending): void {
@@ -183,6 +204,7 @@ export function createConfigParser(options: ConfigParserOptions = {}): ConfigPar
     async close() {
       closed = true;
       clearTimeout(timer);
+      clearTimeout(idleTimer);
       const stopping = new SlipwayError("server_stopping", "the server is stopping");
       for (const job of queue.splice(0)) job.reject(stopping);
       current?.reject(stopping);
