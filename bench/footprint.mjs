@@ -20,11 +20,17 @@ const AGENT = fileURLToPath(new URL("../dist/agent/main.js", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../examples/shop/slipway.yaml", import.meta.url));
 const RUNS = Number(process.env.RUNS ?? 5);
 const IDLE_MS = 3000;
+// V8 shrinks a heap that grew during start-up only once the process has been quiet for a while (its
+// memory reducer: about 20–40 s here), so `up` is sampled a second time after SETTLE_MS (0: skip).
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 45_000);
 const BARE = `require("node:http").createServer((q, s) => s.end("ok")).listen(0, "127.0.0.1", function () {
   console.log("http://127.0.0.1:" + this.address().port);
 });`;
 
 const rssMbOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+/** Proportional set size: shared pages (the node binary, mapped by every process) split among sharers. */
+const pssMbOf = (pid) =>
+  Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))[1]) / 1024;
 
 /** Parent pid from /proc/<pid>/stat (the field after the parenthesised name, which may hold spaces). */
 const parentOf = (pid) => {
@@ -96,11 +102,24 @@ async function httpReady(url) {
   );
 }
 
+/** RSS of every process in the tree of `root`, each and summed, and the summed PSS. */
+function sample(root) {
+  const tree = processTree(root);
+  const perProcess = tree.map((pid) => ({ label: labelOf(pid), rssMb: rssMbOf(pid) }));
+  return {
+    tree,
+    rssMb: perProcess.reduce((a, p) => a + p.rssMb, 0),
+    pssMb: tree.reduce((a, pid) => a + pssMbOf(pid), 0),
+    perProcess,
+  };
+}
+
 /**
  * Spawns `args(dir)` (after `prepare(dir)`), waits until `ready(child, output)` resolves, then after
- * IDLE_MS samples the RSS of the spawned process and of every descendant it has then.
+ * IDLE_MS samples the RSS of the spawned process and of every descendant it has then (again after
+ * `settleMs` when the shape asks for it).
  */
-async function measure({ args, ready, prepare }) {
+async function measure({ args, ready, prepare, settleMs = 0 }) {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-"));
   if (prepare !== undefined) await prepare(dir);
   const started = process.hrtime.bigint();
@@ -113,9 +132,13 @@ async function measure({ args, ready, prepare }) {
     await ready(child, () => out);
     const startMs = Number(process.hrtime.bigint() - started) / 1e6;
     await sleep(IDLE_MS);
-    tree = processTree(child.pid);
-    const perProcess = tree.map((pid) => ({ label: labelOf(pid), rssMb: rssMbOf(pid) }));
-    return { startMs, rssMb: perProcess.reduce((a, p) => a + p.rssMb, 0), perProcess };
+    const idle = sample(child.pid);
+    tree = idle.tree;
+    if (settleMs <= 0) return { startMs, ...idle };
+    await sleep(settleMs - IDLE_MS);
+    const settled = sample(child.pid);
+    tree = [...new Set([...tree, ...settled.tree])];
+    return { startMs, ...idle, settled };
   } finally {
     child.kill("SIGKILL");
     await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
@@ -171,6 +194,7 @@ const shapes = [
   {
     name: "slipway up + example",
     prepare: writeExample,
+    settleMs: SETTLE_MS,
     args: (dir) => [CLI, "up", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data")],
     ready: upReady,
   },
@@ -181,20 +205,30 @@ const results = new Map(shapes.map((s) => [s.name, []]));
 for (let i = 0; i < RUNS; i++) {
   for (const shape of shapes) results.get(shape.name).push(await measure(shape));
 }
-const row = (name, runs) =>
-  `${name.padEnd(24)} ready ${median(runs.map((r) => r.startMs))
-    .toFixed(0)
-    .padStart(5)} ms   idle RSS ${median(runs.map((r) => r.rssMb))
-    .toFixed(1)
-    .padStart(6)} MB` +
-  (runs[0].perProcess.length > 1
-    ? `  = ${runs[0].perProcess
-        .map(
-          (_, i) =>
-            `${runs[0].perProcess[i].label} ${median(runs.map((r) => r.perProcess[i]?.rssMb ?? 0)).toFixed(1)}`,
-        )
-        .join(" + ")}`
-    : "");
+const mb = (xs) => median(xs).toFixed(1).padStart(6);
+/** The median of each process's RSS, in tree order (control plane first, then what it started). */
+const each = (samples) =>
+  samples[0].perProcess.length < 2
+    ? ""
+    : `  = ${samples[0].perProcess
+        .map((p, i) => `${p.label} ${median(samples.map((s) => s.perProcess[i]?.rssMb ?? 0)).toFixed(1)}`)
+        .join(" + ")}`;
+const row = (name, runs) => {
+  const lines = [
+    `${name.padEnd(24)} ready ${median(runs.map((r) => r.startMs))
+      .toFixed(0)
+      .padStart(5)} ms   idle RSS ${mb(runs.map((r) => r.rssMb))} MB (PSS ${mb(runs.map((r) => r.pssMb))})` +
+      each(runs),
+  ];
+  const settled = runs.map((r) => r.settled).filter((s) => s !== undefined);
+  if (settled.length > 0) {
+    lines.push(
+      `${"".padEnd(24)} after ${(SETTLE_MS / 1000).toFixed(0).padStart(3)} s idle:  RSS ${mb(settled.map((s) => s.rssMb))} MB (PSS ${mb(settled.map((s) => s.pssMb))})` +
+        each(settled),
+    );
+  }
+  return lines.join("\n");
+};
 console.log(`median of ${RUNS} runs (each a fresh process and a fresh SQLite store; idle ${IDLE_MS} ms)`);
 for (const [name, runs] of results) console.log(row(name, runs));
 const bareStart = median(results.get("bare node:http server").map((r) => r.startMs));
