@@ -82,10 +82,15 @@ class Worker {
 
   /** CPU time (µs) the child has used so far. */
   async cpuMicros(): Promise<number> {
+    return (await this.usage()).cpuMicros;
+  }
+
+  /** CPU time (µs) used so far, and the resident set size (bytes) now. */
+  async usage(): Promise<{ cpuMicros: number; rss: number }> {
     const reply = this.next("cpu");
     this.child.send({ type: "cpu" } satisfies ParentMessage);
     const m = await reply;
-    return m.type === "cpu" ? m.user + m.system : 0;
+    return m.type === "cpu" ? { cpuMicros: m.user + m.system, rss: m.rss } : { cpuMicros: 0, rss: 0 };
   }
 
   async stop(): Promise<void> {
@@ -228,6 +233,8 @@ async function measureThroughput(fleet: Fleet, options: BenchOptions): Promise<v
     console.log(loadLine(t.name, r));
   }
   printRatios(results, routerCpu, nginxCpu);
+  const { rss } = await fleet.router.usage();
+  console.log(`  router process RSS after the runs: ${fmt(rss / 1024 / 1024)} MB`);
 }
 
 async function measureLatency(fleet: Fleet, seconds: number): Promise<void> {

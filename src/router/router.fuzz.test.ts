@@ -177,7 +177,8 @@ async function sendRaw(port: number, bytes: Buffer, cuts: number[]): Promise<Out
 /**
  * Until no byte has arrived for a moment and the releases have nothing in flight but requests whose
  * body has stopped coming (the router waits on the client), or nothing has happened at all for a
- * longer moment (undici sends a request's head only with the first byte of its body).
+ * longer moment (a safety net: a request still on its way to its target is in flight but not yet
+ * among those receiving).
  */
 async function quiet(received: () => number): Promise<void> {
   const deadline = Date.now() + CASE_BOUND_MS / 2;
