@@ -4,9 +4,19 @@ import { disruptionSince } from "./observe.js";
 
 const T0 = Date.parse("2026-12-08T10:00:00.000Z");
 
-function agent(startedAt: number): AgentState {
+function agent(startedAt: number, edgeStartedAt?: number): AgentState {
   return {
     agent: { version: "0.1.0", pid: 42, startedAt: new Date(startedAt).toISOString() },
+    ...(edgeStartedAt === undefined
+      ? {}
+      : {
+          edge: {
+            pid: 43,
+            version: "0.1.0",
+            startedAt: new Date(edgeStartedAt).toISOString(),
+            generation: 2,
+          },
+        }),
     environments: [],
     instances: [],
   };
@@ -16,6 +26,7 @@ describe("disruptionSince: which traffic windows are the data plane's fault", ()
   const cases: {
     name: string;
     startedAt: number;
+    edgeStartedAt?: number;
     lostAt: number | undefined;
     since: number;
     want: { at: number; what: string } | undefined;
@@ -43,6 +54,22 @@ describe("disruptionSince: which traffic windows are the data plane's fault", ()
       want: { at: T0 + 3_000, what: "the node agent restarted" },
     },
     {
+      name: "the edge restarted (or was upgraded) within the window",
+      startedAt: T0 - 60_000,
+      edgeStartedAt: T0 + 4_000,
+      lostAt: undefined,
+      since: T0,
+      want: { at: T0 + 4_000, what: "the edge (router process) restarted" },
+    },
+    {
+      name: "an edge older than the window",
+      startedAt: T0 - 60_000,
+      edgeStartedAt: T0 - 30_000,
+      lostAt: undefined,
+      since: T0,
+      want: undefined,
+    },
+    {
       name: "an outage before the window",
       startedAt: T0 - 5_000,
       lostAt: T0 - 6_000,
@@ -52,7 +79,7 @@ describe("disruptionSince: which traffic windows are the data plane's fault", ()
   ];
   for (const c of cases) {
     it(c.name, () => {
-      expect(disruptionSince(agent(c.startedAt), c.lostAt, c.since)).toEqual(c.want);
+      expect(disruptionSince(agent(c.startedAt, c.edgeStartedAt), c.lostAt, c.since)).toEqual(c.want);
     });
   }
 });

@@ -118,7 +118,8 @@ export async function trafficWindow(
 
 /**
  * The latest disruption of the data plane at or after `since`, if any: the node agent restarted (its
- * `startedAt` is later), or the controller could not reach it (`lostAt`, the last failed read). A
+ * `startedAt` is later), the edge holding the router listeners restarted or was upgraded (its
+ * statistics start anew), or the controller could not reach the agent (`lostAt`, the last failed read). A
  * traffic window that spans one is the infrastructure's, not the release's, and is set aside
  * (planner.ts `setAside`).
  */
@@ -131,6 +132,11 @@ export function disruptionSince(
   const started = Date.parse(agentState.agent.startedAt);
   if (Number.isFinite(started) && started >= since)
     found.push({ at: started, what: "the node agent restarted" });
+  const edgeStarted = Date.parse(agentState.edge?.startedAt ?? "");
+  if (Number.isFinite(edgeStarted) && edgeStarted >= since) {
+    // A new edge (respawned, or upgraded by handover) starts its statistics from nothing.
+    found.push({ at: edgeStarted, what: "the edge (router process) restarted" });
+  }
   if (lostAt !== undefined && lostAt >= since)
     found.push({ at: lostAt, what: "the node agent could not be reached" });
   return found.sort((a, b) => b.at - a.at)[0];
