@@ -100,8 +100,10 @@ describe.each(["auto", "process-group"] as const)("tracking: %s", (tracking) => 
       },
     );
     strays.push(grandchild);
-    const sid = readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]!.split(" ")[3];
-    expect(Number(sid)).not.toBe(pid); // out of reach of kill(-pgid)
+    // $! is written before the background shell has run setsid: wait for it to be out of the group.
+    const sessionOf = (p: number) =>
+      Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[3]);
+    await waitFor(() => sessionOf(grandchild) !== pid, { what: "the grandchild to leave the session" });
     const cgroups = tracking === "auto" && (await findCgroupRoot()) !== undefined;
     expect(await runtime.supervisor.tracking()).toBe(cgroups ? "cgroup" : "process-group");
     await handle.stop();

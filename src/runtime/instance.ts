@@ -216,11 +216,12 @@ export class InstanceController {
 
   async #launch(): Promise<LaunchedProcess | undefined> {
     const { spec, port, paths, log, baseEnv, scopes } = this.#ctx;
+    const scope = await scopes.create();
     try {
-      const scope = await scopes.create();
       const env = instanceEnv(baseEnv, spec, port);
       return await launchProcess({ spec, env, pipes: paths.pipes, log, scope });
     } catch (e) {
+      await removeScope(scope);
       this.#fail("spawn-failed", `could not start \`${spec.command}\` in ${spec.cwd}: ${errorText(e)}`);
       return undefined;
     }
