@@ -120,6 +120,31 @@ describe("node agent", () => {
     expect((await client.logs("web-v1-a", { tail: 5 })).length).toBeGreaterThan(0);
   }, 90_000);
 
+  it("exposes its routers' per-release figures and its own health in Prometheus format", async () => {
+    world = new TestWorld();
+    const routerPort = await findFreePort();
+    const agent = await world.startAgent();
+    const client = clientFor(agent);
+    await startTwoInstances(client, routerPort);
+    await requestThroughRouter(routerPort);
+    const text = await client.metrics();
+    // The routers' counters, from the edge, per release.
+    const answered =
+      /^slipway_router_requests_total\{[^}]*release="v1"[^}]*code_class="2xx"[^}]*\} (\d+)$/m.exec(text);
+    expect(Number(answered?.[1])).toBe(20);
+    // The agent's own.
+    expect(text).toContain(
+      'slipway_agent_instances{service="web",env="production",release="v1",phase="ready"} 2',
+    );
+    expect(text).toContain('slipway_agent_environments{env="production"} 1');
+    expect(text).toMatch(/^slipway_edge_up 1$/m);
+    expect(text).toMatch(/^slipway_edge_generation 1$/m);
+    // Every sample line is name{labels} value: nothing a Prometheus parser would refuse.
+    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) {
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eE]+|NaN|[+-]Inf$/);
+    }
+  }, 60_000);
+
   it("refuses bad bodies and bad tokens without changing anything", async () => {
     world = new TestWorld();
     const agent = await world.startAgent();

@@ -39,6 +39,7 @@ import type {
   ListenCheck,
   StatsWindowJson,
 } from "./types.js";
+import { agentMetricsText } from "./metrics.js";
 import { agentVersion } from "./version.js";
 
 const DEFAULT_DRAIN_MS = 30_000;
@@ -217,6 +218,19 @@ class NodeAgent implements Agent, AgentCore {
   ): Promise<StatsWindowJson> {
     const since = sinceMs ?? this.#now() - STATS_DEFAULT_WINDOW_MS;
     return this.#require().environments.stats(env, service, release, since);
+  }
+
+  async metrics(): Promise<string> {
+    const { environments } = this.#require();
+    // The edge's counters when it answers; the agent's own figures (edge_up 0 included) in any case.
+    const routers = await environments.metrics().then(
+      (text) => text,
+      (err: unknown) => {
+        this.#logger.warn({ err }, "edge did not answer for metrics");
+        return undefined;
+      },
+    );
+    return `${routers ?? ""}${agentMetricsText(this.state(), routers !== undefined)}`;
   }
 
   // Internals.

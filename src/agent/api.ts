@@ -35,6 +35,8 @@ export interface AgentCore {
   stopInstance(id: string): Promise<void>;
   logs(id: string, tail: number): Promise<string[]>;
   stats(env: string, service: string, release: string, sinceMs: number | undefined): Promise<StatsWindowJson>;
+  /** Prometheus text: the routers' per-release figures (from the edge), then the agent's own. */
+  metrics(): Promise<string>;
 }
 
 export interface AgentApiOptions {
@@ -116,6 +118,9 @@ function registerRoutes(app: FastifyInstance, core: AgentCore, events: InstanceE
   app.get("/v1/instances/:id/logs", async (request) => {
     const { tail } = parseInput(logsQuery, request.query, "query");
     return { lines: await core.logs((request.params as Params).id ?? "", tail) };
+  });
+  app.get("/v1/metrics", async (_request, reply) => {
+    return reply.type("text/plain; version=0.0.4; charset=utf-8").send(await core.metrics());
   });
   app.get("/v1/stats/:env/:service/:release", async (request) => {
     const { env = "", service = "", release = "" } = request.params as Params;

@@ -39,6 +39,8 @@ export interface AgentClient {
     release: string,
     options?: { sinceMs?: number },
   ): Promise<StatsWindowJson>;
+  /** The agent's and its routers' figures in Prometheus' text format (`GET /v1/metrics`). */
+  metrics(): Promise<string>;
   /**
    * Instance state changes, live, until `signal` aborts (then the iteration just ends). Pass the last
    * `seq` seen as `lastEventId` to get what was missed since (within one agent run).
@@ -71,6 +73,15 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     path: string,
     body?: unknown,
   ): Promise<T> {
+    const text = await callText(method, path, body);
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  async function callText(
+    method: "GET" | "PUT" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<string> {
     let response;
     try {
       response = await client.request({
@@ -87,7 +98,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     }
     const text = await response.body.text();
     if (response.statusCode >= 400) throw fromProblem(response.statusCode, text);
-    return (text === "" ? undefined : JSON.parse(text)) as T;
+    return text;
   }
 
   return {
@@ -106,6 +117,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
       const query = opts.sinceMs === undefined ? "" : `?sinceMs=${opts.sinceMs}`;
       return call("GET", `/v1/stats/${seg(env)}/${seg(service)}/${seg(release)}${query}`);
     },
+    metrics: () => callText("GET", "/v1/metrics"),
     events: (opts = {}) => streamEvents(options, opts),
     close: () => client.close(),
   };

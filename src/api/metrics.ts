@@ -12,7 +12,18 @@ export interface MeteredLoop {
  * Prometheus exposition for the control plane. One registry per server instance (no global default
  * registry) so two servers in one process — as in tests — never share counters.
  */
-export function registerMetrics(app: FastifyInstance, loops: readonly MeteredLoop[] = []): Registry {
+/**
+ * Figures another process keeps, appended to the exposition when scraped: the node agent's and its
+ * routers' (agent `GET /v1/metrics`). A source that does not answer adds only
+ * `slipway_agent_scrape_success 0`, so a dead agent never fails the control plane's scrape.
+ */
+export type MetricsSource = () => Promise<string>;
+
+export function registerMetrics(
+  app: FastifyInstance,
+  loops: readonly MeteredLoop[] = [],
+  agent?: MetricsSource,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "slipway_" });
   const requests = new Counter({
@@ -52,8 +63,20 @@ export function registerMetrics(app: FastifyInstance, loops: readonly MeteredLoo
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
+  app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {
+    const own = await registry.metrics();
+    if (agent === undefined) return reply.type(registry.contentType).send(own);
+    const scraped = await agent().then(
+      (text) => text,
+      (err: unknown) => {
+        request.log.warn({ err }, "node agent metrics unavailable");
+        return undefined;
+      },
+    );
+    const success =
+      "# HELP slipway_agent_scrape_success 1 when the node agent's figures below were read.\n" +
+      `# TYPE slipway_agent_scrape_success gauge\nslipway_agent_scrape_success ${scraped === undefined ? 0 : 1}\n`;
+    return reply.type(registry.contentType).send(`${own}\n${success}${scraped ?? ""}`);
   });
   return registry;
 }

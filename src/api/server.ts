@@ -110,7 +110,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   registerAuth(app, options.store, options.local);
-  const registry = registerMetrics(app, options.loops);
+  const controller = options.delivery?.controller;
+  const agentMetrics =
+    controller === undefined ? undefined : async () => (await controller.agentClient()).metrics();
+  const registry = registerMetrics(app, options.loops, agentMetrics);
   registerRequestLog(app);
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
