@@ -184,9 +184,14 @@ export class Exchange implements ScannedRequest, LongLived, UpstreamExchange {
     return (this.seen & SEEN_HOST) !== 0;
   }
 
-  onConnect(control: UpstreamControl): void {
-    if (this.clientGone || this.phase === DONE) control.abort(CLIENT_GONE);
-    else this.control = control;
+  onConnect(control: UpstreamControl): boolean {
+    if (this.clientGone || this.phase === DONE) {
+      // The client left while the request waited for a connection: finished here, the connection kept.
+      this.onError(CLIENT_GONE);
+      return false;
+    }
+    this.control = control;
+    return true;
   }
 
   onRequestSent(): void {
@@ -278,8 +283,10 @@ export class Exchange implements ScannedRequest, LongLived, UpstreamExchange {
   onClientClose(): void {
     if (this.phase === DONE) return;
     this.markClientGone();
-    this.control?.abort(CLIENT_GONE);
-    // Not connected yet: onConnect aborts as soon as the pool hands the request a connection.
+    if (this.control !== null) this.control.abort(CLIENT_GONE);
+    // Waiting for a free connection (the target is at maxConnectionsPerTarget): finished now.
+    else if (this.upstream?.cancel(this) === true) this.onError(CLIENT_GONE);
+    // Otherwise a failure is already on its way to onError (a closed pool answers in a microtask).
   }
 
   /** Drain of an SSE stream: end it cleanly (EventSource reconnects, to a new target or router). */

@@ -9,6 +9,8 @@ import {
   writeApart,
 } from "./raw-target-fixtures.js";
 import { type TestRouter, startRouter, target } from "./test-fixtures.js";
+import type { RouterOptions } from "./types.js";
+import { waitFor } from "../test-support/wait-for.js";
 
 /**
  * The router's HTTP/1.1 upstream client against targets on raw `net` that send what a test scripts:
@@ -24,22 +26,27 @@ afterEach(async () => {
 type Script = (req: RawTargetRequest) => void;
 
 /** A raw target answering each request with the next script (then 200 "good"), and a router in front. */
-async function world(): Promise<{ t: RawTarget; r: TestRouter; scripts: Script[] }> {
+async function world(
+  options: Partial<RouterOptions> = {},
+): Promise<{ t: RawTarget; r: TestRouter; scripts: Script[] }> {
   const scripts: Script[] = [];
   const t = await startRawTarget((req) => {
     const script = scripts.shift() ?? good;
     script(req);
   });
   cleanups.push(() => t.close());
-  const r = await startRouter({
-    services: [
-      {
-        name: "web",
-        pathPrefix: "/",
-        releases: [{ name: "v1", weight: 100, targets: [target("t", t.port)] }],
-      },
-    ],
-  });
+  const r = await startRouter(
+    {
+      services: [
+        {
+          name: "web",
+          pathPrefix: "/",
+          releases: [{ name: "v1", weight: 100, targets: [target("t", t.port)] }],
+        },
+      ],
+    },
+    options,
+  );
   cleanups.push(() => r.close());
   return { t, r, scripts };
 }
@@ -244,5 +251,32 @@ describe("targets that close early", () => {
     c.write("GET / HTTP/1.1\r\nHost: app\r\n\r\n");
     expect(await c.response()).toMatchObject({ status: 200, body: "good" });
     expect(t.requests.map((q) => q.connection)).toEqual([0, 1]);
+  });
+});
+
+describe("the pool of a target", () => {
+  it("finishes a request whose client left while it waited for a connection, and loses no connection", async () => {
+    const { t, r, scripts } = await world({ maxConnectionsPerTarget: 1 });
+    let release: () => void = () => undefined;
+    scripts.push((req) => {
+      release = () => {
+        good(req);
+      };
+    });
+    const first = await client(r);
+    first.write("GET /slow HTTP/1.1\r\nHost: app\r\n\r\n");
+    await waitFor(() => t.requests.length === 1, { what: "the first request to reach the target" });
+    const waiting = await client(r);
+    waiting.write("GET /queued HTTP/1.1\r\nHost: app\r\n\r\n");
+    const stats = r.router.stats("web", "v1");
+    await waitFor(() => stats.inFlight === 2, { what: "the second request to wait for the connection" });
+    waiting.destroy();
+    await waitFor(() => stats.inFlight === 1, { what: "the queued request to be finished" });
+    expect(stats.window(0)).toMatchObject({ requests: 0, aborted: 1 });
+    release();
+    expect(await first.response()).toMatchObject({ status: 200, body: "good" });
+    expect((await get(r)).res).toMatchObject({ status: 200, body: "good" });
+    expect(t.requests.map((q) => q.head.split(" ")[1])).toEqual(["/slow", "/"]);
+    expect(t.connections).toBe(1);
   });
 });

@@ -25,8 +25,11 @@ export interface UpstreamExchange {
   readonly chunkedBody: boolean;
   /** False for an HTTP/1.0 request without Host: the target's address is sent as Host (HTTP/1.1 needs one). */
   readonly hasHost: boolean;
-  /** The request has a connection; `control` aborts it or resumes a paused response. */
-  onConnect(control: UpstreamControl): void;
+  /**
+   * The request has a connection; `control` aborts it or resumes a paused response. False: the
+   * exchange no longer needs it (its client left while it waited), and the connection stays free.
+   */
+  onConnect(control: UpstreamControl): boolean;
   /** The whole request (body included) was written. */
   onRequestSent(): void;
   /** The final response head (1xx answers are skipped). False: the exchange has aborted. */
@@ -151,11 +154,15 @@ export class UpstreamConn implements ResponseSink, UpstreamControl {
 
   /** Sends `exchange` on this connection (a new one sends once connected). */
   start(exchange: UpstreamExchange): void {
+    if (!exchange.onConnect(this)) {
+      // Not a reason to lose a warm connection; a new one stays with the pool once connected.
+      if (this.state === IDLE) this.pool.released(this, true);
+      return;
+    }
     this.exchange = exchange;
     this.responded = false;
     this.parser.reset(exchange.method === "HEAD");
-    exchange.onConnect(this);
-    if (this.exchange !== exchange || this.state === CONNECTING) return;
+    if (this.state === CONNECTING) return;
     this.state = WAITING;
     this.writeRequest(exchange);
   }

@@ -68,6 +68,14 @@ export class Upstream implements ConnPool {
     else this.waiting.push(exchange);
   }
 
+  /** Takes a request out of the wait for a connection; false when it was not waiting. */
+  cancel(exchange: UpstreamExchange): boolean {
+    const at = this.waiting.indexOf(exchange);
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    return true;
+  }
+
   released(conn: UpstreamConn, reusable: boolean): void {
     if (!reusable) return; // its socket is closing: `closed` follows
     if (this.closing) {
