@@ -21,8 +21,9 @@ const EXAMPLE = fileURLToPath(new URL("../examples/shop/slipway.yaml", import.me
 const RUNS = Number(process.env.RUNS ?? 5);
 const IDLE_MS = 3000;
 // V8 shrinks a heap that grew during start-up only once the process has been quiet for a while (its
-// memory reducer: about 20–40 s here), so `up` is sampled a second time after SETTLE_MS (0: skip).
-const SETTLE_MS = Number(process.env.SETTLE_MS ?? 45_000);
+// memory reducer: about 20–40 s here) and the config parser's worker ends after 30 s idle, so `up` is
+// sampled a second time after SETTLE_MS (0: skip).
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 60_000);
 const BARE = `require("node:http").createServer((q, s) => s.end("ok")).listen(0, "127.0.0.1", function () {
   console.log("http://127.0.0.1:" + this.address().port);
 });`;
