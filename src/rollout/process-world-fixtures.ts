@@ -1,126 +1,68 @@
 /**
- * A delivery world of real processes, shared by the durability test (through process-fixtures.ts) and
+ * A delivery world of real processes, shared by the durability tests (through process-fixtures.ts) and
  * the rollout benchmarks (bench/lib/zero-downtime.ts, bench/lib/bad-canary.ts): the built node agent
- * (`dist/agent/main.js`) and the built control plane (`dist/cli/main.js server`) as child processes,
- * each the leader of its own process group, a config applied through the API, an artifact written per
- * version (the app's behaviour comes from behaviour.json, as in test-fixtures.ts), deploys and rollouts
- * through the API, and the control plane killed with SIGKILL and started again on the same data
- * directory while the agent goes on serving.
+ * (`dist/agent/main.js`, which spawns or adopts the edge holding the router listeners) and the built
+ * control plane (`dist/cli/main.js server`) as child processes, each the leader of its own process
+ * group, a config applied through the API, an artifact written per version (process-app-fixtures.ts),
+ * deploys and rollouts through the API. Faults of the infrastructure, on the same data directory while
+ * the rest goes on: the control plane killed with SIGKILL and started again; the agent killed with
+ * SIGKILL (the edge and the instances run on) and started again (it adopts them); the agent restarted
+ * as planned (SIGUSR2: it exits leaving everything running, and a new one adopts it).
  *
  * Cleanup leaves nothing behind: `stop()` sends SIGTERM to the control plane and to the agent (which
- * stops its instances), SIGKILL to any group still alive after that, and SIGKILL to every instance
- * group a pid file still names. If this process exits without `stop()`, an exit hook does the SIGKILL
- * part synchronously.
+ * stops its instances and the edge), SIGKILL to any group still alive after that, to the edge if its
+ * record still names a live process (an agent killed and never started again stopped nothing), and to
+ * every instance group a pid file still names. If this process exits without `stop()`, an exit hook
+ * does the SIGKILL part synchronously.
  *
  * A fixture, so not in dist/: tests run it from src/, the benchmarks from their own build (dist-bench/,
  * tsconfig.bench.json). Both spawn the repository's dist/.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  type Dirent,
-} from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Agent as HttpAgent, request } from "undici";
 import type { InstanceStatus } from "../runtime/index.js";
 import type { Rollout, RolloutStatus, StoredVerdict } from "../store/index.js";
 import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import type { SlotView } from "./controller.js";
+import {
+  configYaml,
+  writeTestArtifact,
+  type Behaviour,
+  type ProcessWorldConfig,
+} from "./process-app-fixtures.js";
+import {
+  AGENT_MAIN,
+  CLI_MAIN,
+  childEnv,
+  GroupChild,
+  instanceGroups,
+  liveEdgePid,
+  liveInstances,
+  signalGroup,
+  signalLeader,
+  type LiveInstance,
+} from "./process-child-fixtures.js";
 import type { RolloutState } from "./types.js";
 
-/**
- * The repository root: the nearest directory above this file with a package.json. Walked up rather
- * than a fixed `../../`, because this file runs from src/rollout (tests) and from
- * dist-bench/src/rollout (benchmarks).
- */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("no package.json above the process-world fixture");
-    dir = parent;
-  }
-  return dir;
-}
-
-export const REPO_ROOT = findRoot();
-/** The repository's dist/, which `npm run build` fills. */
-export const AGENT_MAIN = join(REPO_ROOT, "dist/agent/main.js");
-export const CLI_MAIN = join(REPO_ROOT, "dist/cli/main.js");
-
-const START_TIMEOUT_MS = 20_000;
-
-/**
- * The service every world deploys. `startDelayMs` holds the listen back, so an instance stays
- * unready for that long (a slow start, to catch a rollout while its instances start).
- */
-const APP = `
-import { createServer } from "node:http";
-import { readFileSync } from "node:fs";
-const b = JSON.parse(readFileSync("behaviour.json", "utf8"));
-if (b.crash) { console.error("boom: this release cannot start"); process.exit(1); }
-const server = createServer((req, res) => {
-  if (req.url === "/healthz") { res.statusCode = b.unhealthy ? 500 : 200; res.end("ok"); return; }
-  const answer = () => {
-    if (Math.random() < (b.failRate ?? 0)) { res.statusCode = 500; res.end("fail"); return; }
-    res.end(process.env.SLIPWAY_RELEASE);
-  };
-  if (b.hang) return;
-  if (b.delayMs) setTimeout(answer, b.delayMs); else answer();
-});
-const listen = () => server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT));
-if (b.startDelayMs) setTimeout(listen, b.startDelayMs); else listen();
-process.on("SIGTERM", () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
-`;
-
-export interface Behaviour {
-  failRate?: number;
-  delayMs?: number;
-  /** Milliseconds before the app listens (it is not ready until then). */
-  startDelayMs?: number;
-  crash?: boolean;
-  unhealthy?: boolean;
-  hang?: boolean;
-  /** The app ignores SIGTERM (so only the stop timeout's SIGKILL ends it). */
-  ignoreTerm?: boolean;
-}
-
-/** The test app's source for a behaviour (its other switches are read from behaviour.json at start). */
-export function testAppSource(behaviour: Behaviour): string {
-  return behaviour.ignoreTerm === true
-    ? APP.replace('process.on("SIGTERM", () => {', 'process.on("SIGTERM", () => { return;')
-    : APP;
-}
-
-/** `<root>/artifacts/<version>/`: the test app and its behaviour, ready to deploy. */
-export function writeTestArtifact(root: string, version: string, behaviour: Behaviour): string {
-  const dir = join(root, "artifacts", version);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "app.mjs"), testAppSource(behaviour));
-  writeFileSync(join(dir, "behaviour.json"), JSON.stringify(behaviour));
-  return dir;
-}
-
-export interface ProcessWorldConfig {
-  /**
-   * The service's `rollout:` block: YAML flow text (`{ strategy: canary, … }`) on one line, or block
-   * YAML on several lines (indented as it is anywhere; it is re-indented under `rollout:`).
-   */
-  rollout: string;
-  instances?: number;
-  /** Extra lines under `run:` (e.g. `stopTimeout: 5s`). */
-  run?: string[];
-  readiness?: string;
-}
+export {
+  testAppSource,
+  writeTestArtifact,
+  type Behaviour,
+  type ProcessWorldConfig,
+} from "./process-app-fixtures.js";
+export {
+  AGENT_MAIN,
+  CLI_MAIN,
+  instanceGroups,
+  liveEdgePid,
+  liveInstances,
+  REPO_ROOT,
+  type LiveInstance,
+} from "./process-child-fixtures.js";
 
 export interface ProcessWorldOptions {
   /** How long `stop()` waits for the agent to exit after SIGTERM before SIGKILL; default 20 s. */
@@ -142,86 +84,6 @@ export interface RolloutEvent {
   payload: Record<string, unknown>;
 }
 
-/** A child process that leads its own process group, with the tail of its output kept. */
-class GroupChild {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #out = "";
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    const keep = (chunk: Buffer) => {
-      this.#out = (this.#out + chunk.toString()).slice(-8_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    // A signal racing the child's death reports ESRCH here; exit handling covers it.
-    child.on("error", () => undefined);
-    this.exited = new Promise((resolve) =>
-      child.once("exit", (code, signal) => {
-        resolve({ code, signal });
-      }),
-    );
-  }
-
-  get pid(): number {
-    const pid = this.child.pid;
-    if (pid === undefined) throw new Error(`${this.name} has no pid`);
-    return pid;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  output(): string {
-    return this.#out;
-  }
-
-  /** Signals the whole group; false when it is gone already. */
-  signal(signal: NodeJS.Signals): boolean {
-    return signalGroup(this.pid, signal);
-  }
-
-  /** Resolves with the output once `pattern` appears; rejects if the child exits or time runs out first. */
-  waitForOutput(pattern: RegExp, timeoutMs = START_TIMEOUT_MS): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(this.#out);
-        if (match === null) return;
-        cleanup();
-        resolve(match);
-      };
-      const onExit = () => {
-        cleanup();
-        reject(new Error(`${this.name} exited before it was ready:\n${this.#out}`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.name} was not ready within ${timeoutMs} ms:\n${this.#out}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.child.stdout?.off("data", check);
-        this.child.off("exit", onExit);
-      };
-      this.child.stdout?.on("data", check);
-      this.child.once("exit", onExit);
-      check();
-    });
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Children of every world not stopped yet, for the exit hook. */
 const liveWorlds = new Set<ProcessWorld>();
 let exitHook = false;
@@ -234,70 +96,6 @@ function installExitHook(): void {
   });
 }
 
-/** /proc/<pid>/stat field 22 (start time in clock ticks); undefined when the process is gone. */
-function startTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Instance process groups named by the agent's pid files that are still the processes the files
- * describe (same start time), so a reused pid is never killed.
- */
-export function instanceGroups(dataDir: string): number[] {
-  const base = join(dataDir, "agent", "instances");
-  const pids: number[] = [];
-  const list = (dir: string, wanted: (e: Dirent) => boolean) => {
-    try {
-      return readdirSync(dir, { withFileTypes: true })
-        .filter(wanted)
-        .map((e) => join(dir, e.name));
-    } catch {
-      return [];
-    }
-  };
-  for (const serviceDir of list(base, (e) => e.isDirectory())) {
-    for (const envDir of list(serviceDir, (e) => e.isDirectory())) {
-      for (const path of list(envDir, (e) => e.name.endsWith(".pid"))) {
-        try {
-          const record = JSON.parse(readFileSync(path, "utf8")) as {
-            pid?: number;
-            startTicks?: number;
-          };
-          if (typeof record.pid !== "number") continue;
-          const ticks = startTicks(record.pid);
-          if (ticks === undefined) continue;
-          if (record.startTicks !== undefined && record.startTicks !== ticks) continue;
-          pids.push(record.pid);
-        } catch {
-          // half-written or foreign: skip
-        }
-      }
-    }
-  }
-  return pids;
-}
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SLIPWAY_")) env[k] = v;
-  return env;
-}
-
-/** Indents a rollout block for `    rollout:`; a one-line flow mapping stays on the key's line. */
-function rolloutYaml(text: string): string[] {
-  const lines = text.replace(/\s+$/, "").split("\n");
-  if (lines.length === 1) return [`    rollout: ${text.trim()}`];
-  const body = lines.filter((l) => l.trim() !== "");
-  const indent = Math.min(...body.map((l) => /^ */.exec(l)?.[0].length ?? 0));
-  return ["    rollout:", ...body.map((l) => `      ${l.slice(indent)}`)];
-}
-
 export class ProcessWorld {
   readonly root = mkdtempSync(join(tmpdir(), "slipway-process-world-"));
   readonly dataDir = join(this.root, "data");
@@ -306,8 +104,11 @@ export class ProcessWorld {
   /** The control plane's current URL (a new port after every restart) and admin token. */
   apiUrl = "";
   token = "";
+  /** The agent running now; undefined between `killAgent()` and the next `startAgent()`. */
   agent: GroupChild | undefined;
   controlPlane: GroupChild | undefined;
+  /** Every agent started, for cleanup. */
+  readonly #agents: GroupChild[] = [];
   /** Every control plane started, for cleanup. */
   readonly #controlPlanes: GroupChild[] = [];
   readonly #options: ProcessWorldOptions;
@@ -328,15 +129,60 @@ export class ProcessWorld {
     return this;
   }
 
+  /**
+   * Starts the node agent on the world's data directory; resolves once it serves its API, which it
+   * does after its start: after it adopted the live instances and the edge an earlier agent left.
+   */
   async startAgent(): Promise<void> {
+    if (this.agent?.running === true) throw new Error("an agent is running already");
     mkdirSync(this.dataDir, { recursive: true });
     const child = spawn(process.execPath, [AGENT_MAIN, "--data-dir", this.dataDir, "--log-level", "warn"], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: childEnv(),
     });
-    this.agent = new GroupChild("node agent", child);
-    await this.agent.waitForOutput(/listening on /);
+    const agent = new GroupChild("node agent", child);
+    this.#agents.push(agent);
+    this.agent = agent;
+    await agent.waitForOutput(/listening on /);
+  }
+
+  /**
+   * SIGKILL to the agent's group; resolves once it is gone. The instances and the edge are not in that
+   * group (each leads its own), so they run on, unsupervised, until `startAgent()`.
+   */
+  async killAgent(): Promise<void> {
+    const agent = this.agent;
+    if (agent === undefined) return;
+    agent.signal("SIGKILL");
+    await agent.exited;
+    this.agent = undefined;
+  }
+
+  /**
+   * A planned restart (what an upgrade does): SIGUSR2 to the agent, which exits 0 leaving its instances
+   * and the edge running, then a new agent that adopts them. Rejects if the old one does not exit 0.
+   */
+  async restartAgent(): Promise<void> {
+    const agent = this.agent;
+    if (agent === undefined) throw new Error("no agent to restart");
+    signalLeader(agent.pid, "SIGUSR2");
+    const { code, signal } = await agent.exited;
+    this.agent = undefined;
+    if (code !== 0) {
+      throw new Error(`the agent exited with ${code ?? signal ?? "?"} on SIGUSR2:\n${agent.output()}`);
+    }
+    await this.startAgent();
+  }
+
+  /** The instances alive now, from the agent's pid files (readable while no agent runs). */
+  liveInstances(): LiveInstance[] {
+    return liveInstances(this.dataDir);
+  }
+
+  /** The edge's pid when its record names a live process. */
+  edgePid(): number | undefined {
+    return liveEdgePid(this.dataDir);
   }
 
   /** Starts `slipway server` on a free port of 127.0.0.1 and reads its URL and the admin token. */
@@ -381,22 +227,7 @@ export class ProcessWorld {
   }
 
   async applyConfig(config: ProcessWorldConfig): Promise<void> {
-    const yaml = [
-      "project: shop",
-      "environments:",
-      `  production: { router: { listen: 127.0.0.1:${this.routerPort} } }`,
-      "services:",
-      "  web:",
-      "    route: { path: / }",
-      "    run:",
-      "      command: node app.mjs",
-      `      instances: ${config.instances ?? 2}`,
-      ...(config.run ?? []).map((line) => `      ${line}`),
-      "    health:",
-      `      readiness: ${config.readiness ?? "{ http: /healthz, interval: 200ms, timeout: 1s, healthyAfter: 1, unhealthyAfter: 2 }"}`,
-      ...rolloutYaml(config.rollout),
-      "",
-    ].join("\n");
+    const yaml = configYaml(config, this.routerPort);
     const plan = await this.api<{ baseRevision: number }>("POST", "/api/v1/config/plan", {
       source: yaml,
       file: "slipway.yaml",
@@ -533,11 +364,9 @@ export class ProcessWorld {
       if (cp.running) cp.signal("SIGTERM");
       await waitOrKill(cp, 5_000);
     }
-    if (this.agent !== undefined) {
-      if (this.agent.running) signalLeader(this.agent.pid, "SIGTERM");
-      await waitOrKill(this.agent, this.#options.stopTimeoutMs ?? 20_000);
-    }
-    for (const pgid of instanceGroups(this.dataDir)) signalGroup(pgid, "SIGKILL");
+    if (this.agent?.running === true) signalLeader(this.agent.pid, "SIGTERM");
+    for (const agent of this.#agents) await waitOrKill(agent, this.#options.stopTimeoutMs ?? 20_000);
+    this.#killLeftovers();
     await this.#api.close().catch(() => undefined);
     liveWorlds.delete(this);
     rmSync(this.root, { recursive: true, force: true });
@@ -546,22 +375,20 @@ export class ProcessWorld {
   /** For the exit hook: SIGKILL to everything, synchronously. */
   killAllSync(): void {
     for (const cp of this.#controlPlanes) if (cp.running) cp.signal("SIGKILL");
-    if (this.agent?.running === true) this.agent.signal("SIGKILL");
-    if (existsSync(this.dataDir))
-      for (const pgid of instanceGroups(this.dataDir)) signalGroup(pgid, "SIGKILL");
+    for (const agent of this.#agents) if (agent.running) agent.signal("SIGKILL");
+    this.#killLeftovers();
+  }
+
+  /** What outlives an agent: the edge (detached, leads its own session) and the instance groups. */
+  #killLeftovers(): void {
+    if (!existsSync(this.dataDir)) return;
+    const edge = liveEdgePid(this.dataDir);
+    if (edge !== undefined) signalGroup(edge, "SIGKILL");
+    for (const pgid of instanceGroups(this.dataDir)) signalGroup(pgid, "SIGKILL");
   }
 
   /** The output of the agent and of the last control plane, for failure messages. */
   diagnostics(): string {
-    return `agent:\n${this.agent?.output() ?? ""}\ncontrol plane:\n${this.controlPlane?.output() ?? this.#controlPlanes.at(-1)?.output() ?? ""}`;
-  }
-}
-
-/** The agent's own handler does the orderly stop; only the leader gets SIGTERM. */
-function signalLeader(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone already
+    return `agent:\n${this.agent?.output() ?? this.#agents.at(-1)?.output() ?? ""}\ncontrol plane:\n${this.controlPlane?.output() ?? this.#controlPlanes.at(-1)?.output() ?? ""}`;
   }
 }
