@@ -16,6 +16,7 @@ export const VERBS: readonly (readonly [string, () => Promise<RegisterVerb>])[] 
   ["demo", async () => (await import("./commands/demo.js")).registerDemo],
   ["server", async () => (await import("./commands/server.js")).registerServer],
   ["agent", async () => (await import("./commands/agent.js")).registerAgent],
+  ["service", async () => (await import("./commands/service.js")).registerService],
   ["validate", async () => (await import("./commands/validate.js")).registerValidate],
   ["plan", async () => (await import("./commands/plan.js")).registerPlan],
   ["apply", async () => (await import("./commands/apply.js")).registerApply],
