@@ -9,6 +9,7 @@
  * scored as the release's. One world serves every case, one rollout after another (a world per case
  * would double the file's time on a 2-core machine); each case waits for the last rollout to end.
  */
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout } from "../store/index.js";
@@ -16,6 +17,7 @@ import { waitFor } from "../test-support/wait-for.js";
 import type { SlotView } from "./controller.js";
 import { ensureBuilt, ProcessWorld, type Behaviour, type LiveInstance } from "./process-fixtures.js";
 import { startLoad, type LoadResult } from "./test-fixtures.js";
+import { decodeStored, RolloutStateCodec } from "./codecs.js";
 import type { RolloutState } from "./types.js";
 
 /** Two 2 s steps judged every second, then a 4 s watch: every phase lasts long enough to be caught. */
@@ -87,6 +89,10 @@ let load: ReturnType<typeof startLoad> | undefined;
 let live = "v1";
 let lastRollout = 0;
 
+function stateOf(r: Rollout): RolloutState {
+  return decodeStored(RolloutStateCodec, r.state, `rollout ${r.id}`);
+}
+
 function ok(seen: LoadResult): void {
   expect(seen.socketErrors).toBe(0);
   expect(Object.keys(seen.byStatus)).toEqual(["200"]);
@@ -97,7 +103,7 @@ async function waitForPhase(w: ProcessWorld, id: number, version: string, c: Cas
   const seen = await waitFor(
     async () => {
       const [rollout, slot] = await Promise.all([w.rollout(id), w.slot()]);
-      const caught = c.during(rollout, rollout.state as unknown as RolloutState, slot, version);
+      const caught = c.during(rollout, stateOf(rollout), slot, version);
       if (caught || ENDED.includes(rollout.status)) return { rollout, slot, caught };
       throw new Error(`rollout ${id} is ${rollout.status} ${JSON.stringify(rollout.state)}`);
     },
@@ -147,13 +153,10 @@ describe("agent kill -9 and restart mid-rollout (agent, edge, control plane and 
       // A case that failed may have left its rollout running: the next deploy would be refused.
       await w.waitFor(lastRollout, ENDED, 60_000);
       load = startLoad(w.routerUrl, 80);
-      const artifact = c.identical === true ? w.artifact(live) : w.artifact(c.version, c.canary ?? {});
-      const { rollout } = await w.api<{ rollout: Rollout }>("POST", "/api/v1/deploys", {
-        service: "web",
-        env: "production",
-        version: c.version,
-        artifact,
-      });
+      const rollout =
+        c.identical === true
+          ? await w.deploy(c.version, {}, join(w.root, "artifacts", live))
+          : await w.deploy(c.version, c.canary ?? {});
       const id = (lastRollout = rollout.id);
       const stable = live;
       await waitForPhase(w, id, c.version, c);
@@ -181,7 +184,7 @@ describe("agent kill -9 and restart mid-rollout (agent, edge, control plane and 
       expect(w.edgePid(), "the edge outlived the agent").toBe(edge);
 
       const done = await w.waitFor(id, ENDED, 60_000);
-      const state = done.state as unknown as RolloutState;
+      const state = stateOf(done);
       console.log(
         `${c.name}: ${done.status}, verdicts ${JSON.stringify(state.verdicts)}, ` +
           `instances at the fault ${before.map((i) => `${i.id}:${i.pid}`).join(" ")}`,

@@ -244,12 +244,13 @@ export class ProcessWorld {
     return writeTestArtifact(this.root, version, behaviour);
   }
 
-  async deploy(version: string, behaviour: Behaviour = {}): Promise<Rollout> {
+  /** Deploys `version` from its own artifact, or from `artifact` (another version's: the same release). */
+  async deploy(version: string, behaviour: Behaviour = {}, artifact?: string): Promise<Rollout> {
     const res = await this.api<{ rollout: Rollout }>("POST", "/api/v1/deploys", {
       service: "web",
       env: "production",
       version,
-      artifact: this.artifact(version, behaviour),
+      artifact: artifact ?? this.artifact(version, behaviour),
     });
     return res.rollout;
   }
