@@ -1,6 +1,6 @@
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
-import { prettyFactory } from "pino-pretty";
 import { ensurePrivateDir, redactLogLine } from "../util/index.js";
 import { LogWriter } from "./log-writer.js";
 
@@ -82,6 +82,9 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** Readable lines on stdout, written synchronously so they interleave with the CLI's own output. */
 function prettyStdout(onResume: (dropped: number, cause: string) => void, retryMs?: number): LogWriter {
+  // Loaded only for a terminal (pino-pretty and its ~30 modules are a few MB): a server under systemd
+  // or an agent started by `up` writes JSON lines only. Required, as createLogger is synchronous.
+  const { prettyFactory } = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
   const format = prettyFactory({
     colorize: true,
     singleLine: true,
