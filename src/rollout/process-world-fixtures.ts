@@ -348,9 +348,10 @@ export class ProcessWorld {
   }
 
   /**
-   * Control plane: SIGTERM, SIGKILL after 5 s. Agent: SIGTERM (it drains and stops its instances),
-   * SIGKILL to its group after `stopTimeoutMs`. Then SIGKILL to every instance group still alive, and
-   * the temp directory is removed. Safe to call twice.
+   * Control plane: SIGTERM, SIGKILL after 5 s. Agent: SIGTERM (it stops its instances and the edge),
+   * SIGKILL to its group after `stopTimeoutMs`. Then SIGKILL to the edge and every instance group
+   * still alive (all that is left when the last agent was killed), and the temp directory is removed.
+   * Safe to call twice.
    */
   async stop(): Promise<void> {
     const waitOrKill = async (child: GroupChild, ms: number) => {
