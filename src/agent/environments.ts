@@ -35,6 +35,8 @@ export interface EnvironmentsOptions {
   dataDir: string;
   /** The edge's entry (tests); default the built `dist/edge/main.js`. */
   edgeMain?: string;
+  /** The edge's router processes (`SLIPWAY_EDGE_WORKERS`): a number ≥ 1 or `auto`; default 1. */
+  edgeWorkers?: number | "auto";
   /** True when the id names an instance of this agent that is not ready. */
   isOutOfRotation(targetId: string): boolean;
 }
@@ -182,6 +184,7 @@ export class Environments {
       logger: this.options.logger,
       drainMs: this.options.drainMs,
       ...(this.options.edgeMain === undefined ? {} : { main: this.options.edgeMain }),
+      ...(this.options.edgeWorkers === undefined ? {} : { workers: this.options.edgeWorkers }),
     });
     this.#noteEdge(edge);
     this.options.logger.info(
@@ -235,6 +238,7 @@ export class Environments {
       logger: this.options.logger,
       drainMs: this.options.drainMs,
       ...(this.options.edgeMain === undefined ? {} : { main: this.options.edgeMain }),
+      ...(this.options.edgeWorkers === undefined ? {} : { workers: this.options.edgeWorkers }),
     });
     this.#noteEdge(edge);
     for (const [name, entry] of this.#entries) {

@@ -8,6 +8,7 @@
  */
 import { chmod, rename, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { SlipwayError } from "../util/index.js";
 import { edgePaths, processStartTicks, writePrivateFile, type EdgePaths } from "./files.js";
 import { handleOf } from "./listener-capture.js";
@@ -15,6 +16,8 @@ import { handOver, type ReceivedListener } from "./handover.js";
 import type { EdgeLogger } from "./log.js";
 import { EdgeRouters } from "./routers.js";
 import { createControlServer, type EdgeCore } from "./server.js";
+import { mergeMetricsText, mergeWindows } from "./stats-merge.js";
+import { EdgeWorkers } from "./workers.js";
 import type { EdgeEnvSpec, EdgeEnvState, EdgeListenCheck, EdgeState, EdgeStatsJson } from "./types.js";
 
 const STATS_DEFAULT_WINDOW_MS = 60_000;
@@ -31,6 +34,10 @@ export interface EdgeProcessOptions {
   forkArgs: string[];
   /** This edge's own main.js, the default entry of an upgrade. */
   main: string;
+  /** Router processes in all, this one included (`--workers`): 1 = no worker is forked. */
+  workers: number;
+  /** Arguments of a worker (log level, drain). */
+  workerArgs: string[];
   /** Called once the edge has stopped (drained, or handed over and drained): main exits. */
   onStopped(): void;
 }
@@ -45,11 +52,24 @@ export class EdgeProcess implements EdgeCore {
   #watch: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
   #upgrading = false;
+  readonly #workers: EdgeWorkers | undefined;
+  /** Table changes reach the edge's routers and then every worker, one change at a time. */
+  #changes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: EdgeProcessOptions) {
     this.#paths = edgePaths(options.dataDir);
     this.#routers = new EdgeRouters({ logger: options.logger, drainMs: options.drainMs });
     this.#control = createControlServer({ core: this, token: options.token, logger: options.logger });
+    if (options.workers > 1) {
+      this.#workers = new EdgeWorkers({
+        count: options.workers - 1,
+        main: fileURLToPath(new URL("./worker.js", import.meta.url)),
+        args: options.workerArgs,
+        logger: options.logger,
+        drainMs: options.drainMs,
+        listeners: () => this.#routers.listeners(),
+      });
+    }
   }
 
   /** Listeners handed over by the previous edge first (no rebind), then the control socket. */
@@ -61,6 +81,8 @@ export class EdgeProcess implements EdgeCore {
         await this.#routers.adopt(l.name, { listen: l.listen, routes: l.routes }, handle);
       }
     }
+    // Workers before the control socket: the agent sees an edge whose every process serves.
+    await this.#workers?.start();
     await this.#listenControl();
     await this.#writePidRecord();
     this.#watch = setInterval(() => void this.#checkSocket(), SOCKET_CHECK_MS);
@@ -75,7 +97,7 @@ export class EdgeProcess implements EdgeCore {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#watch);
-      await this.#routers.stopAll();
+      await Promise.all([this.#routers.stopAll(), this.#workers?.stop()]);
       if (await this.#ownsSocket()) {
         await rm(this.#paths.socket, { force: true });
         await rm(this.#paths.pid, { force: true });
@@ -95,29 +117,69 @@ export class EdgeProcess implements EdgeCore {
       startedAt: this.#startedAt,
       generation: this.#generation,
       envs: this.#routers.list(),
+      ...(this.#workers === undefined ? {} : { workers: this.#workers.state() }),
     };
   }
 
   put(name: string, spec: EdgeEnvSpec): Promise<EdgeEnvState> {
     this.#requireServing();
-    return this.#routers.put(name, spec);
+    return this.#change(async () => {
+      const before = this.#routers.server(name);
+      const state = await this.#routers.put(name, spec);
+      const server = this.#routers.server(name);
+      if (server !== undefined && server !== before) {
+        await this.#workers?.open(name, spec.listen, spec.routes, server);
+      } else await this.#workers?.routes(name, spec.routes);
+      return state;
+    });
   }
 
   remove(name: string): Promise<void> {
     this.#requireServing();
-    return this.#routers.remove(name);
+    return this.#change(async () => {
+      // Checked first: a worker asked to remove what it does not have would be killed as stale.
+      if (!this.#routers.list().some((e) => e.name === name)) return this.#routers.remove(name);
+      await Promise.all([this.#routers.remove(name), this.#workers?.remove(name)]);
+    });
   }
 
   checkListen(listen: string): Promise<EdgeListenCheck> {
     return this.#routers.checkListen(listen);
   }
 
-  stats(env: string, service: string, release: string, sinceMs: number | undefined): EdgeStatsJson {
-    return this.#routers.stats(env, service, release, sinceMs ?? Date.now() - STATS_DEFAULT_WINDOW_MS);
+  /**
+   * With workers: every process's window merged (counts exact, one uniform sample), with each
+   * process's share in `byProcess`, and `partial` when a worker's part may be missing.
+   */
+  async stats(
+    env: string,
+    service: string,
+    release: string,
+    sinceMs: number | undefined,
+  ): Promise<EdgeStatsJson> {
+    const since = sinceMs ?? Date.now() - STATS_DEFAULT_WINDOW_MS;
+    const own = this.#routers.stats(env, service, release, since);
+    if (this.#workers === undefined) return own;
+    const answers = await this.#workers.windows(env, service, release, since);
+    const parts = [own, ...answers.flatMap((a) => (a.window === undefined ? [] : [a.window]))];
+    const byProcess = [
+      { index: 0, pid: process.pid, requests: own.requests },
+      ...answers.map((a) => ({ index: a.index, pid: a.pid, requests: a.window?.requests ?? 0 })),
+    ];
+    const missing = answers.flatMap((a) =>
+      a.reason === undefined ? [] : [{ index: a.index, pid: a.pid, reason: a.reason }],
+    );
+    return {
+      ...mergeWindows(parts, Math.random),
+      byProcess,
+      ...(missing.length === 0 ? {} : { partial: true as const, partialWorkers: missing }),
+    };
   }
 
-  metrics(): Promise<string> {
-    return this.#routers.metrics();
+  async metrics(): Promise<string> {
+    const own = await this.#routers.metrics();
+    if (this.#workers === undefined) return own;
+    return mergeMetricsText([own, ...(await this.#workers.metrics())]);
   }
 
   async upgrade(main: string | undefined): Promise<{ pid: number; generation: number }> {
@@ -139,6 +201,12 @@ export class EdgeProcess implements EdgeCore {
       this.#upgrading = false;
       throw err;
     }
+  }
+
+  #change<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#changes.then(fn, fn);
+    this.#changes = result.catch(() => undefined);
+    return result;
   }
 
   #requireServing(): void {

@@ -6,6 +6,7 @@
  * With `--handover` (forked by an older edge at an upgrade) it first takes the old edge's listeners.
  */
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EdgeProcess } from "./edge.js";
@@ -13,6 +14,7 @@ import { edgePaths } from "./files.js";
 import { receiveHandover, replyHandover } from "./handover.js";
 import { createEdgeLogger } from "./log.js";
 import { edgeVersion } from "./version.js";
+import { parseWorkerCount } from "./workers.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
       "data-dir": { type: "string", default: ".slipway" },
       "log-level": { type: "string", default: "info" },
       "drain-ms": { type: "string", default: "30000" },
+      workers: { type: "string", default: "1" },
       handover: { type: "boolean", default: false },
     },
   });
@@ -27,13 +30,19 @@ async function main(): Promise<void> {
   const logger = createEdgeLogger({ level: values["log-level"] });
   const token = (await readFile(edgePaths(dataDir).token, "utf8")).trim();
   const drainMs = Number(values["drain-ms"]);
+  const workers = parseWorkerCount(values.workers, availableParallelism());
+  if (workers === undefined)
+    throw new Error(`--workers: a whole number ≥ 1 or "auto", not ${values.workers}`);
+  const workerArgs = ["--log-level", values["log-level"], "--drain-ms", values["drain-ms"]];
   const edge = new EdgeProcess({
     dataDir,
     token,
     logger,
     version: edgeVersion(),
     drainMs: Number.isFinite(drainMs) && drainMs >= 0 ? drainMs : 30_000,
-    forkArgs: ["--data-dir", dataDir, "--log-level", values["log-level"], "--drain-ms", values["drain-ms"]],
+    workers,
+    workerArgs,
+    forkArgs: ["--data-dir", dataDir, ...workerArgs, "--workers", values.workers],
     main: fileURLToPath(import.meta.url),
     onStopped: () => process.exit(0),
   });

@@ -61,13 +61,36 @@ export class EdgeRouters {
     });
   }
 
-  /** Opens a router on a socket handed over by the previous edge (no bind). */
+  /**
+   * Opens a router on a socket handed over (by the previous edge, or by the primary to a worker): no
+   * bind. A router this environment had before drains in the background.
+   */
   adopt(name: string, spec: EdgeEnvSpec, handle: unknown): Promise<EdgeEnvState> {
     return this.#locked(async () => {
       const entry = await this.#open(name, spec, handle);
+      const existing = this.#entries.get(name);
       this.#entries.set(name, entry);
+      if (existing !== undefined) this.#drain(name, existing.router);
       return stateOf(name, entry);
     });
+  }
+
+  /** Swaps the table of a listening environment; never binds (a worker has no address of its own). */
+  swap(name: string, routes: RouteTable): Promise<void> {
+    return this.#locked(() => {
+      const existing = this.#entries.get(name);
+      if (existing === undefined) {
+        throw new SlipwayError("not_found", `no listening environment ${JSON.stringify(name)}`);
+      }
+      existing.router.setRoutes(routes);
+      existing.routes = routes;
+      return Promise.resolve();
+    });
+  }
+
+  /** The environment's listening server (to share with workers), when it has one. */
+  server(name: string): Server | undefined {
+    return this.#entries.get(name)?.server;
   }
 
   /** Resolves once the listener has drained. */

@@ -16,7 +16,7 @@ export interface EdgeCore {
   put(name: string, spec: EdgeEnvSpec): Promise<EdgeEnvState>;
   remove(name: string): Promise<void>;
   checkListen(listen: string): Promise<EdgeListenCheck>;
-  stats(env: string, service: string, release: string, sinceMs: number | undefined): EdgeStatsJson;
+  stats(env: string, service: string, release: string, sinceMs: number | undefined): Promise<EdgeStatsJson>;
   metrics(): Promise<string>;
   upgrade(main: string | undefined): Promise<{ pid: number; generation: number }>;
 }
@@ -103,7 +103,7 @@ async function answer(options: ControlServerOptions, req: IncomingMessage): Prom
       if (parts.length === 4) {
         const [, env = "", service = "", release = ""] = parts;
         const sinceMs = checkSinceMs(url.searchParams.get("sinceMs"));
-        return { status: 200, json: core.stats(env, service, release, sinceMs) };
+        return { status: 200, json: await core.stats(env, service, release, sinceMs) };
       }
       break;
     case "GET /metrics":

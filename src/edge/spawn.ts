@@ -29,6 +29,12 @@ export interface EdgeLaunchOptions {
   logLevel?: string;
   /** Drain for SSE and WebSockets when a listener stops. */
   drainMs?: number;
+  /**
+   * Router processes sharing the listeners (`--workers`): a whole number ≥ 1 or `auto` (one per CPU).
+   * Default 1 (each Node process costs ~40–60 MB). Applies to an edge spawned now; an adopted edge
+   * keeps the count it was started with (until it is upgraded or respawned).
+   */
+  workers?: number | "auto";
 }
 
 export interface EdgeConnection {
@@ -105,6 +111,7 @@ async function spawnDetached(paths: EdgePaths, main: string, options: EdgeLaunch
   try {
     const args = [main, "--data-dir", options.dataDir, "--log-level", options.logLevel ?? "info"];
     if (options.drainMs !== undefined) args.push("--drain-ms", String(options.drainMs));
+    if (options.workers !== undefined) args.push("--workers", String(options.workers));
     return spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
   } finally {
     await log.close();

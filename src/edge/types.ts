@@ -31,6 +31,21 @@ export interface EdgeState {
    */
   generation: number;
   envs: EdgeEnvState[];
+  /**
+   * The router processes sharing the listeners besides this one (`--workers N` forks N−1; absent or
+   * empty with one). `pid` is undefined while a dead worker waits to be forked again.
+   */
+  workers?: EdgeWorkerState[];
+}
+
+export interface EdgeWorkerState {
+  /** 1..N−1 (the edge process itself is 0). */
+  index: number;
+  pid: number | undefined;
+  /** ISO time the current process of this slot was forked: its windows start there. */
+  startedAt: string;
+  /** Times this slot's worker died and was forked again. */
+  restarts: number;
 }
 
 /** `POST /check-listen`: whether a router could listen on an address now. */
@@ -55,6 +70,17 @@ export interface EdgeStatsJson {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /**
+   * With workers: requests of the window per router process (the edge is index 0), to see the spread.
+   */
+  byProcess?: { index: number; pid: number | undefined; requests: number }[];
+  /**
+   * Set when the merged window may miss requests: a worker did not answer in time, or was forked again
+   * after `sinceMs` (the dead one's counts are gone). The judge must set such a window aside, as a
+   * disrupted one. With workers only; absent when the window is whole.
+   */
+  partial?: true;
+  partialWorkers?: { index: number; pid: number | undefined; reason: "no_answer" | "restarted" }[];
 }
 
 /** `<dataDir>/agent/edge.pid`: who the running edge is, so an agent adopts it and never a stranger. */
