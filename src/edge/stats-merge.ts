@@ -40,7 +40,9 @@ export function mergeWindows(
   random: () => number,
   limit = MERGED_SAMPLES,
 ): WindowPart {
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  // One process with traffic (the others idle): its own window, percentiles from its full histogram.
+  const busy = parts.filter((p) => p.requests > 0 || p.aborted > 0);
+  if (busy.length <= 1) return busy[0] ?? parts[0] ?? emptyWindow();
   const out = emptyWindow();
   for (const p of parts) {
     out.requests += p.requests;
