@@ -145,6 +145,26 @@ describe("node agent", () => {
     }
   }, 60_000);
 
+  it("runs the edge with the router workers it is told to (--edge-workers), and refuses a bad count", async () => {
+    world = new TestWorld();
+    const routerPort = await findFreePort();
+    const agent = await world.startAgent(["--edge-workers", "2"]);
+    const client = clientFor(agent);
+    await startTwoInstances(client, routerPort);
+    expect((await client.state()).edge?.routerProcesses).toBe(2);
+    expect(await requestThroughRouter(routerPort)).toEqual(new Set(["web-v1-a", "web-v1-b"]));
+    expect((await client.stats("production", "web", "v1")).requests).toBe(20);
+
+    const bad = new TestWorld();
+    try {
+      await expect(bad.startAgent(["--edge-workers", "lots"])).rejects.toThrow(
+        /--edge-workers: expected a number of edge workers from 1 to 64, or auto; found "lots"/,
+      );
+    } finally {
+      await bad.cleanup();
+    }
+  }, 60_000);
+
   it("refuses bad bodies and bad tokens without changing anything", async () => {
     world = new TestWorld();
     const agent = await world.startAgent();

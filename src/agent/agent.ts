@@ -68,6 +68,7 @@ class NodeAgent implements Agent, AgentCore {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #drainMs: number;
+  readonly #edgeWorkers: number | "auto" | undefined;
   readonly #dataDir: string;
   /** Desired instances, by id, with their assigned port: what the snapshot holds. */
   readonly #specs = new Map<string, InstanceSpec>();
@@ -88,6 +89,7 @@ class NodeAgent implements Agent, AgentCore {
     this.#logger = options.logger ?? createSilentLogger();
     this.#now = options.now ?? Date.now;
     this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+    this.#edgeWorkers = options.edgeWorkers;
     this.#dataDir = options.dataDir;
     this.#events = new InstanceEvents(this.#now);
   }
@@ -128,6 +130,7 @@ class NodeAgent implements Agent, AgentCore {
       logger: this.#logger,
       now: this.#now,
       drainMs: this.#drainMs,
+      ...(this.#edgeWorkers === undefined ? {} : { edgeWorkers: this.#edgeWorkers }),
       isOutOfRotation: (id) => this.#specs.has(id) && supervisor.get(id)?.ready !== true,
     });
     const app = buildAgentApi({ core: this, events: this.#events, token, logger: this.#logger });

@@ -23,7 +23,10 @@ import { SlipwayError, clientMessage } from "../util/index.js";
 import type { EnvironmentSpec, EnvironmentState, ListenCheck, StatsWindowJson } from "./types.js";
 
 /** Which edge process serves the listeners: a new `startedAt` means the routers' windows restarted. */
-export type EdgeInfo = Pick<EdgeState, "pid" | "version" | "startedAt" | "generation">;
+export type EdgeInfo = Pick<EdgeState, "pid" | "version" | "startedAt" | "generation"> & {
+  /** Router processes sharing each listener: the edge itself plus its workers. */
+  routerProcesses: number;
+};
 
 /** How often the agent looks at its edge's pid (a /proc read): bounds the outage of an edge crash. */
 const WATCH_INTERVAL_MS = 100;
@@ -198,8 +201,8 @@ export class Environments {
   }
 
   #noteEdge(edge: EdgeConnection): void {
-    const { pid, version, startedAt, generation } = edge.state;
-    this.#info = { pid, version, startedAt, generation };
+    const { pid, version, startedAt, generation, workers } = edge.state;
+    this.#info = { pid, version, startedAt, generation, routerProcesses: 1 + (workers?.length ?? 0) };
   }
 
   /** The executor of decideEdge: observe the edge's pid, respawn when told, put every table again. */

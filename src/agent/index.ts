@@ -3,6 +3,7 @@
  * control plane over a local API on a Unix socket. See docs/agent.md.
  */
 export { createAgent } from "./agent.js";
+export { parseEdgeWorkers } from "./edge-workers-setting.js";
 export { agentPaths, type AgentPaths } from "./files.js";
 export type { InstanceEvent } from "./events.js";
 export {

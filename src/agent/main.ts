@@ -13,21 +13,31 @@ import { parseArgs } from "node:util";
 import { createLogger } from "../log/index.js";
 import { SlipwayError } from "../util/index.js";
 import { createAgent } from "./agent.js";
+import { parseEdgeWorkers } from "./edge-workers-setting.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       "data-dir": { type: "string", default: ".slipway" },
       "log-level": { type: "string", default: "info" },
+      "edge-workers": { type: "string" },
     },
   });
+  const workersFlag = values["edge-workers"];
+  const workersEnv = process.env.SLIPWAY_EDGE_WORKERS;
+  const edgeWorkers =
+    workersFlag !== undefined
+      ? parseEdgeWorkers(workersFlag, "--edge-workers")
+      : workersEnv !== undefined && workersEnv !== ""
+        ? parseEdgeWorkers(workersEnv, "SLIPWAY_EDGE_WORKERS")
+        : undefined;
   const dataDir = values["data-dir"];
   const logger = createLogger({
     dir: join(dataDir, "agent", "logs"),
     level: values["log-level"],
     pretty: false,
   });
-  const agent = createAgent({ dataDir, logger });
+  const agent = createAgent({ dataDir, logger, ...(edgeWorkers === undefined ? {} : { edgeWorkers }) });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -63,8 +63,8 @@ export class TestWorld {
   }
 
   /** Spawns the agent in its own process group; resolves once it listens (or rejects if it exits). */
-  async startAgent(): Promise<RunningAgent> {
-    const child = spawn(process.execPath, [MAIN, "--data-dir", this.dataDir], {
+  async startAgent(args: string[] = []): Promise<RunningAgent> {
+    const child = spawn(process.execPath, [MAIN, "--data-dir", this.dataDir, ...args], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

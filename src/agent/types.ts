@@ -46,7 +46,9 @@ export interface AgentState {
    * The edge process holding the router listeners (docs/agent.md, "The edge process"); undefined until
    * the agent has reached it. A new `startedAt` or `generation` means the routers' windows restarted.
    */
-  edge?: { pid: number; version: string; startedAt: string; generation: number } | undefined;
+  edge?:
+    | { pid: number; version: string; startedAt: string; generation: number; routerProcesses?: number }
+    | undefined;
   environments: EnvironmentState[];
   instances: InstanceStatus[];
 }
@@ -71,6 +73,12 @@ export interface StatsWindowJson {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /**
+   * With edge workers: some requests of the window may be missing (a worker did not answer, or was
+   * restarted within the window and its counts are gone). The judge sets such a window aside.
+   */
+  partial?: boolean;
+  partialWorkers?: { index: number; pid: number | undefined; reason: "no_answer" | "restarted" }[];
 }
 
 export interface AgentOptions {
@@ -81,6 +89,12 @@ export interface AgentOptions {
   now?: () => number;
   /** Drain for SSE and WebSockets when a listener stops. Default 30 s. */
   drainMs?: number;
+  /**
+   * Router processes of the edge sharing each listener (docs/agent.md, "The edge process"): 1 (the
+   * default: every process costs ~65 MB) or more, or "auto" (one per CPU). From `--edge-workers` or
+   * `SLIPWAY_EDGE_WORKERS` (see {@link parseEdgeWorkers}).
+   */
+  edgeWorkers?: number | "auto";
 }
 
 export interface AgentStopOptions {

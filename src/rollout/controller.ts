@@ -30,7 +30,7 @@ import {
   type SlotView,
   type World,
 } from "./controller-types.js";
-import { crashLooping, disruptionSince, observeRelease, readWorld, trafficWindow } from "./observe.js";
+import { crashLooping, observeRelease, readWorld, trafficWindow, windowDisruption } from "./observe.js";
 import { persistDecision } from "./persist.js";
 import { isFinal, plan, windowWanted } from "./planner.js";
 import { PreviewTraffic } from "./preview.js";
@@ -262,7 +262,7 @@ export class RolloutController {
         });
       const canary = await read(rollout.release);
       const baseline = rollout.previous === null ? null : await read(rollout.previous);
-      const disrupted = disruptionSince(world.agentState, this.#agentLostAt, since);
+      const disrupted = windowDisruption(world.agentState, this.#agentLostAt, since, now, [canary, baseline]);
       observed.window = { canary, baseline, end: now, ...(disrupted === undefined ? {} : { disrupted }) };
     }
     const decision = plan(planned, observed, now);

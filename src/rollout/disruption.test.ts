@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AgentState } from "../agent/index.js";
-import { disruptionSince } from "./observe.js";
+import { disruptionSince, windowDisruption } from "./observe.js";
 
 const T0 = Date.parse("2026-12-08T10:00:00.000Z");
 
@@ -82,4 +82,21 @@ describe("disruptionSince: which traffic windows are the data plane's fault", ()
       expect(disruptionSince(agent(c.startedAt, c.edgeStartedAt), c.lostAt, c.since)).toEqual(c.want);
     });
   }
+});
+
+describe("windowDisruption: a window the edge could not gather whole", () => {
+  const whole = { requests: 10, errors: 0, latenciesMs: [1] };
+  it("sets aside a window a router worker's figures are missing from", () => {
+    const partial = { ...whole, partial: "router worker 1 restarted" };
+    expect(windowDisruption(agent(T0 - 60_000), undefined, T0, T0 + 5_000, [whole, partial])).toEqual({
+      at: T0 + 5_000,
+      what: "router worker 1 restarted",
+    });
+  });
+  it("names an agent restart first, and leaves whole windows alone", () => {
+    expect(
+      windowDisruption(agent(T0 + 1_000), undefined, T0, T0 + 5_000, [{ ...whole, partial: "x" }])?.what,
+    ).toBe("the node agent restarted");
+    expect(windowDisruption(agent(T0 - 60_000), undefined, T0, T0 + 5_000, [whole, null])).toBeUndefined();
+  });
 });

@@ -95,13 +95,16 @@ export async function crashLooping(
 }
 
 /** One release's traffic since `since`, as the router counted it; nothing served yet is an empty window. */
+/** A release's window as the agent measured it; `partial` says why it may miss requests (edge workers). */
+export type TrafficWindow = SampleWindow & { partial?: string };
+
 export async function trafficWindow(
   client: AgentClient,
   env: string,
   service: string,
   release: string,
   since: number,
-): Promise<SampleWindow> {
+): Promise<TrafficWindow> {
   let w: StatsWindowJson;
   try {
     w = await client.stats(env, service, release, { sinceMs: since });
@@ -113,7 +116,14 @@ export async function trafficWindow(
   // The router decides who is to blame for a client that left: `errors` already holds the requests
   // a release kept waiting past its threshold (`abandoned`), so a hanging canary cannot pass an
   // error-rate check, while `aborted` (clients that left early) is no error: no client can make one.
-  return { requests: w.requests, errors: w.errors, latenciesMs: w.latenciesMs };
+  const window = { requests: w.requests, errors: w.errors, latenciesMs: w.latenciesMs };
+  if (w.partial !== true) return window;
+  const why = (w.partialWorkers ?? []).map((p) =>
+    p.reason === "restarted"
+      ? `router worker ${p.index} restarted`
+      : `router worker ${p.index} did not answer`,
+  );
+  return { ...window, partial: why.length > 0 ? why.join(", ") : "a router worker's figures are missing" };
 }
 
 /**
@@ -140,4 +150,23 @@ export function disruptionSince(
   if (lostAt !== undefined && lostAt >= since)
     found.push({ at: lostAt, what: "the node agent could not be reached" });
   return found.sort((a, b) => b.at - a.at)[0];
+}
+
+/**
+ * Why a window just read is not the release's to answer for, if it is not: a disruption since its start
+ * ({@link disruptionSince}), or figures the edge could not gather whole (a router worker did not answer,
+ * or was restarted within it).
+ */
+export function windowDisruption(
+  agentState: AgentState,
+  lostAt: number | undefined,
+  since: number,
+  now: number,
+  windows: readonly (TrafficWindow | null)[],
+): { at: number; what: string } | undefined {
+  const partial = windows.find((w) => w?.partial !== undefined)?.partial;
+  return (
+    disruptionSince(agentState, lostAt, since) ??
+    (partial === undefined ? undefined : { at: now, what: partial })
+  );
 }

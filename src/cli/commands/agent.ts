@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { createAgent } from "../../agent/index.js";
+import { createAgent, parseEdgeWorkers } from "../../agent/index.js";
 import { createLogger } from "../../log/index.js";
 import { restartAgent } from "../agent-restart.js";
 import { dataDirOf, globals, type CliContext } from "../context.js";
@@ -49,7 +49,10 @@ async function runInForeground(ctx: CliContext, dataDir: string, logLevel: strin
     level: logLevel,
     pretty: ctx.output.tty,
   });
-  const agent = createAgent({ dataDir, logger });
+  const workers = ctx.env.SLIPWAY_EDGE_WORKERS;
+  const edgeWorkers =
+    workers === undefined || workers === "" ? undefined : parseEdgeWorkers(workers, "SLIPWAY_EDGE_WORKERS");
+  const agent = createAgent({ dataDir, logger, ...(edgeWorkers === undefined ? {} : { edgeWorkers }) });
   await agent.start();
   writeSupervisorRecord(dataDir, { kind: "foreground", pid: process.pid });
   ctx.output.out(
