@@ -1,9 +1,11 @@
 /**
  * The control plane's client for the agent's local API, over the agent's Unix socket. Problem documents
  * come back as SlipwayError with the agent's code; an agent that does not answer is
- * `server_unreachable`, naming the socket.
+ * `server_unreachable`, naming the socket. Built on node:http with a keep-alive agent, not undici: the
+ * control plane loads this client at start and undici would cost it several MB idle (docs/architecture.md,
+ * footprint).
  */
-import { Client } from "undici";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import type { RouteTable } from "../router/index.js";
 import type { z } from "zod";
 import type { InstanceStatus } from "../runtime/index.js";
@@ -56,7 +58,7 @@ interface ProblemBody {
   errors?: unknown;
 }
 
-const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE"]);
 
 /**
  * @example
@@ -64,8 +66,8 @@ const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "U
  *   await agent.putEnvironment("production", { listen: "127.0.0.1:8080", routes });
  */
 export function createAgentClient(options: AgentClientOptions): AgentClient {
-  // The origin is only the Host header; the connection goes to the socket.
-  const client = new Client("http://slipway-agent", { socketPath: options.socketPath });
+  // One connection at a time is plenty for a local socket; kept alive between calls.
+  const pool = new HttpAgent({ keepAlive: true, maxSockets: 4 });
   const seg = encodeURIComponent;
 
   async function call<T>(
@@ -82,22 +84,23 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     path: string,
     body?: unknown,
   ): Promise<string> {
-    let response;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let response: IncomingMessage;
     try {
-      response = await client.request({
+      response = await send(options, pool, {
         method,
         path,
-        headers: {
-          authorization: `Bearer ${options.token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: payload === undefined ? {} : { "content-type": "application/json" },
+        body: payload,
       });
     } catch (err) {
       throw asUnreachable(err, options.socketPath);
     }
-    const text = await response.body.text();
-    if (response.statusCode >= 400) throw fromProblem(response.statusCode, text);
+    const text = await readText(response).catch((err: unknown) => {
+      throw asUnreachable(err, options.socketPath);
+    });
+    const status = response.statusCode ?? 0;
+    if (status >= 400) throw fromProblem(status, text);
     return text;
   }
 
@@ -119,7 +122,10 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     },
     metrics: () => callText("GET", "/v1/metrics"),
     events: (opts = {}) => streamEvents(options, opts),
-    close: () => client.close(),
+    close: () => {
+      pool.destroy();
+      return Promise.resolve();
+    },
   };
 }
 
@@ -131,29 +137,81 @@ async function* streamEvents(
   options: AgentClientOptions,
   opts: { lastEventId?: number; signal?: AbortSignal },
 ): AsyncGenerator<InstanceEvent> {
-  const client = new Client("http://slipway-agent", { socketPath: options.socketPath });
+  let response: IncomingMessage;
   try {
-    let response;
-    try {
-      response = await client.request({
-        method: "GET",
-        path: "/v1/events",
-        headers: {
-          authorization: `Bearer ${options.token}`,
-          accept: "text/event-stream",
-          ...(opts.lastEventId === undefined ? {} : { "last-event-id": String(opts.lastEventId) }),
-        },
-        signal: opts.signal,
-      });
-    } catch (err) {
-      if (opts.signal?.aborted === true) return;
-      throw asUnreachable(err, options.socketPath);
-    }
-    if (response.statusCode >= 400) throw fromProblem(response.statusCode, await response.body.text());
-    yield* parseEventStream<InstanceEvent>(response.body, opts.signal);
-  } finally {
-    await client.destroy();
+    response = await send(options, undefined, {
+      method: "GET",
+      path: "/v1/events",
+      headers: {
+        accept: "text/event-stream",
+        ...(opts.lastEventId === undefined ? {} : { "last-event-id": String(opts.lastEventId) }),
+      },
+      signal: opts.signal,
+    });
+  } catch (err) {
+    if (opts.signal?.aborted === true) return;
+    throw asUnreachable(err, options.socketPath);
   }
+  try {
+    const status = response.statusCode ?? 0;
+    if (status >= 400) throw fromProblem(status, await readText(response));
+    yield* parseEventStream<InstanceEvent>(response, opts.signal);
+  } finally {
+    response.destroy();
+  }
+}
+
+interface Outgoing {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * One request over the socket; resolves with the response once its head is in. `pool` undefined: a
+ * connection of its own (an event stream holds its connection, and other calls must not queue behind it).
+ */
+function send(
+  options: AgentClientOptions,
+  pool: HttpAgent | undefined,
+  out: Outgoing,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath: options.socketPath,
+        method: out.method,
+        path: out.path,
+        headers: {
+          host: "slipway-agent",
+          authorization: `Bearer ${options.token}`,
+          ...out.headers,
+          ...(out.body === undefined ? {} : { "content-length": String(Buffer.byteLength(out.body)) }),
+        },
+        ...(pool === undefined ? { agent: false } : { agent: pool }),
+        ...(out.signal === undefined ? {} : { signal: out.signal }),
+      },
+      resolve,
+    );
+    req.once("error", reject);
+    req.end(out.body);
+  });
+}
+
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (chunk: Buffer) => chunks.push(chunk));
+    response.once("end", () => {
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    response.once("error", reject);
+    response.once("aborted", () => {
+      reject(Object.assign(new Error("the agent closed the connection mid-answer"), { code: "ECONNRESET" }));
+    });
+  });
 }
 
 function asUnreachable(err: unknown, socketPath: string): unknown {

@@ -15,7 +15,7 @@ describe("POST /v1/listen-checks (a real agent on its socket)", () => {
 
   beforeEach(async () => {
     root = mkdtempSync(join(tmpdir(), "slipway-listen-check-"));
-    agent = createAgent({ dataDir: root, logger: createSilentLogger(), drainMs: 100 });
+    agent = await createAgent({ dataDir: root, logger: createSilentLogger(), drainMs: 100 });
     await agent.start();
     const token = readFileSync(join(root, "agent", "agent.token"), "utf8").trim();
     client = createAgentClient({ socketPath: join(root, "agent", "agent.sock"), token });

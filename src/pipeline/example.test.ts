@@ -53,7 +53,7 @@ describe("the example's release pipeline", () => {
     git("add", "-A");
     git("commit", "-q", "-m", "shop");
 
-    agent = createAgent({ dataDir, logger: createSilentLogger(), drainMs: 500 });
+    agent = await createAgent({ dataDir, logger: createSilentLogger(), drainMs: 500 });
     await agent.start();
     server = await startServer({
       settings: {

@@ -7,8 +7,8 @@
  * Plain GETs of the service's route path, about 20 per second per release; the responses are read and
  * thrown away. Only what the router measures counts.
  */
+import { Agent, request } from "node:http";
 import type { Logger } from "pino";
-import { request } from "undici";
 
 const INTERVAL_MS = 50;
 const TIMEOUT_MS = 5_000;
@@ -24,6 +24,8 @@ export interface PreviewTarget {
 
 export class PreviewTraffic {
   readonly #loops = new Map<number, NodeJS.Timeout>();
+  /** Kept-alive connections to the routers (node:http: the control plane does not load undici). */
+  readonly #pool = new Agent({ keepAlive: true, maxSockets: 40 });
 
   constructor(private readonly logger: Logger) {}
 
@@ -35,20 +37,32 @@ export class PreviewTraffic {
       for (const release of target.releases) {
         if (inFlight >= 20) return;
         inFlight += 1;
-        request(`${target.origin}${target.path}`, {
-          headers: {
-            "x-slipway-release": release,
-            "user-agent": "slipway-preview",
-            ...(target.host === undefined ? {} : { host: target.host }),
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          inFlight -= 1;
+        };
+        const req = request(
+          `${target.origin}${target.path}`,
+          {
+            agent: this.#pool,
+            timeout: TIMEOUT_MS,
+            headers: {
+              "x-slipway-release": release,
+              "user-agent": "slipway-preview",
+              ...(target.host === undefined ? {} : { host: target.host }),
+            },
           },
-          headersTimeout: TIMEOUT_MS,
-          bodyTimeout: TIMEOUT_MS,
-        })
-          .then((res) => res.body.dump())
-          .catch(() => undefined)
-          .finally(() => {
-            inFlight -= 1;
-          });
+          (res) => {
+            // Read and thrown away: only what the router measures counts.
+            res.resume();
+            res.once("end", finish).once("close", finish);
+          },
+        );
+        req.once("timeout", () => req.destroy());
+        req.once("error", finish);
+        req.end();
       }
     }, INTERVAL_MS);
     timer.unref();
@@ -64,5 +78,6 @@ export class PreviewTraffic {
 
   stopAll(): void {
     for (const id of [...this.#loops.keys()]) this.stop(id);
+    this.#pool.destroy();
   }
 }

@@ -80,7 +80,7 @@ export class DeliveryWorld {
   }
 
   async startAgent(): Promise<void> {
-    this.agent = createAgent({ dataDir: this.dataDir, logger: createSilentLogger(), drainMs: 1000 });
+    this.agent = await createAgent({ dataDir: this.dataDir, logger: createSilentLogger(), drainMs: 1000 });
     await this.agent.start();
   }
 

@@ -52,7 +52,7 @@ async function runInForeground(ctx: CliContext, dataDir: string, logLevel: strin
   const workers = ctx.env.SLIPWAY_EDGE_WORKERS;
   const edgeWorkers =
     workers === undefined || workers === "" ? undefined : parseEdgeWorkers(workers, "SLIPWAY_EDGE_WORKERS");
-  const agent = createAgent({ dataDir, logger, ...(edgeWorkers === undefined ? {} : { edgeWorkers }) });
+  const agent = await createAgent({ dataDir, logger, ...(edgeWorkers === undefined ? {} : { edgeWorkers }) });
   await agent.start();
   writeSupervisorRecord(dataDir, { kind: "foreground", pid: process.pid });
   ctx.output.out(
