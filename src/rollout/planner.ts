@@ -21,12 +21,7 @@
  * significance tests alone would.
  */
 import type { RolloutStatus } from "../store/index.js";
-import type {
-  Decision,
-  Observed,
-  PlannerRollout,
-  RolloutState,
-} from "./types.js";
+import type { Decision, Observed, PlannerRollout, RolloutState } from "./types.js";
 import { judgeWindow, nextWindowStart, type Draft } from "./window-verdict.js";
 
 export { nextWindowStart } from "./window-verdict.js";

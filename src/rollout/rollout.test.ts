@@ -36,8 +36,12 @@ describe("rollouts end to end (agent + control plane in process, SQLite)", () =>
     // The control plane's /metrics carries the data plane's figures: the routers' per release, the agent's.
     const metrics = await (await fetch(`${world.server.url}/metrics`)).text();
     expect(metrics).toMatch(/^slipway_agent_scrape_success 1$/m);
-    expect(metrics).toMatch(/^slipway_router_requests_total\{[^}]*release="v2"[^}]*code_class="2xx"[^}]*\} [1-9]\d*$/m);
-    expect(metrics).toContain('slipway_agent_instances{service="web",env="production",release="v2",phase="ready"} 2');
+    expect(metrics).toMatch(
+      /^slipway_router_requests_total\{[^}]*release="v2"[^}]*code_class="2xx"[^}]*\} [1-9]\d*$/m,
+    );
+    expect(metrics).toContain(
+      'slipway_agent_instances{service="web",env="production",release="v2",phase="ready"} 2',
+    );
     expect(metrics).toMatch(/^slipway_loop_ticks_total\{loop="rollouts"\} \d+$/m);
   }, 60_000);
 
