@@ -394,7 +394,7 @@ describe("slipway agent", () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-agent-"));
     const agent = await startCli(["agent", "--data-dir", join(dir, "data")], {
       cwd: dir,
-      ready: (out) => out.includes("Slipway agent on"),
+      ready: (out) => /Slipway agent pid \d+ on/.test(out),
     });
     try {
       const paths = { socketPath: join(dir, "data", "agent", "agent.sock") };
