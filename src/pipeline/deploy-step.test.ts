@@ -100,6 +100,14 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
     expect(rollout?.release).toBe("v2");
     expect(rollout?.status).toBe("aborted");
     expect(rollout?.reason).toContain("aborted by pipeline:ship#2");
+    // The abort is recorded first; the controller's next pass puts the route table back (through the
+    // agent to the edge). Then every request goes to v1.
+    const live = world;
+    await waitFor(async () => ((await live.hit()).body === "v1" ? true : undefined), {
+      what: "traffic back on v1 after the abort",
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     for (let i = 0; i < 20; i += 1) expect((await world.hit()).body).toBe("v1");
   }, 90_000);
 
