@@ -39,6 +39,13 @@ import { type LongLived, UpstreamRegistry } from "./upstreams.js";
 
 const DEFAULT_TIMEOUTS: RouterTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000 };
 const DEFAULT_DRAIN_MS = 30_000;
+/**
+ * At a stop, how long a connection accepted just before may take to deliver its first request. Its
+ * bytes may already be in the kernel, unread: closing it as idle would fail a request that no client
+ * retries (a fresh connection, unlike a reused keep-alive one). Seen at an edge upgrade, where the old
+ * edge stops right after handing its listener over.
+ */
+const FRESH_GRACE_MS = 1_000;
 const DEFAULT_ABANDONED_MS = 2_000;
 /**
  * The largest request head the router takes: 2 KB under Node's default 16 KB, so that a head it
@@ -77,6 +84,8 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
   readonly ids = new RequestIds();
   private readonly longLived = new Set<LongLived>();
   private readonly tunnels = new Set<Tunnel>();
+  /** Every open client connection: a stop waits for those that have not sent a byte yet (FRESH_GRACE_MS). */
+  private readonly openSockets = new Set<Socket>();
   private readonly connections = new ClientConnections(this.ids);
   /** Exchanges not finished yet (long-lived ones included). */
   private active = 0;
@@ -108,6 +117,10 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
         this.handle(req, res);
       },
     );
+    this.server.on("connection", (socket: Socket) => {
+      this.openSockets.add(socket);
+      socket.once("close", () => this.openSockets.delete(socket));
+    });
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head);
     });
@@ -165,6 +178,10 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
 
   stats(service: string, release: string): ReleaseStats {
     return this.statsFor(service, release);
+  }
+
+  openConnections(): number {
+    return this.openSockets.size;
   }
 
   stop(options: { drainMs?: number } = {}): Promise<void> {
@@ -304,6 +321,13 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
     }
   }
 
+  /** Until every connection has sent something (or closed), at most FRESH_GRACE_MS. */
+  private async freshConnectionsHeard(): Promise<void> {
+    const deadline = performance.now() + FRESH_GRACE_MS;
+    const fresh = () => [...this.openSockets].some((s) => s.bytesRead === 0 && !s.destroyed);
+    while (fresh() && performance.now() < deadline) await sleep(5);
+  }
+
   private async drainAndClose(drainMs: number): Promise<void> {
     this.stopping = true;
     const closed = this.listening
@@ -313,6 +337,8 @@ class SlipwayRouter implements Router, ExchangeOwner, TunnelOwner {
           }),
         )
       : Promise.resolve();
+    // Requests that arrive meanwhile are answered with Connection: close (exchange.ts).
+    await this.freshConnectionsHeard();
     this.server.closeIdleConnections();
     const started = performance.now();
     // Plain requests finish on their own (the target timeouts bound them); the hard limit only

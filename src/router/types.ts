@@ -135,4 +135,6 @@ export interface Router {
   stop(options?: { drainMs?: number }): Promise<void>;
   /** Live stats of a release (also for one not in the table yet: it starts empty). */
   stats(service: string, release: string): ReleaseStats;
+  /** Client connections open now (WebSockets included). */
+  openConnections(): number;
 }
