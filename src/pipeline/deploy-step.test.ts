@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeliveryWorld } from "../rollout/test-fixtures.js";
+import { deployments, DeliveryWorld } from "../rollout/test-fixtures.js";
 import { generateDataKey } from "../secrets/index.js";
 import type { PipelineRun } from "../store/index.js";
 import { waitFor } from "../test-support/wait-for.js";
@@ -101,13 +101,15 @@ describe("deploy steps and secrets (real control plane and agent)", () => {
     expect(rollout?.status).toBe("aborted");
     expect(rollout?.reason).toContain("aborted by pipeline:ship#2");
     // The abort is recorded first; the controller's next pass puts the route table back (through the
-    // agent to the edge). Then every request goes to v1.
+    // agent to the edge) and only then reports the slot without v2's weight. Then every request goes to v1.
     const live = world;
-    await waitFor(async () => ((await live.hit()).body === "v1" ? true : undefined), {
-      what: "traffic back on v1 after the abort",
-      timeoutMs: 5_000,
-      intervalMs: 20,
-    });
+    await waitFor(
+      async () => {
+        const slot = (await deployments(live)).slots.find((s) => s.service === "web");
+        return slot?.releases.every((r) => r.version !== "v2" || r.weight === 0) === true ? true : undefined;
+      },
+      { what: "the route table back on v1 after the abort", timeoutMs: 10_000, intervalMs: 50 },
+    );
     for (let i = 0; i < 20; i += 1) expect((await world.hit()).body).toBe("v1");
   }, 90_000);
 
