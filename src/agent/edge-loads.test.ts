@@ -8,8 +8,9 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
+import { startModuleTrace } from "../test-support/loaded-modules.js";
 import { createEdgeClient, edgePaths } from "../edge/index.js";
 import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
@@ -32,37 +33,6 @@ const FORBIDDEN_DIRS = [
   "judge",
 ];
 
-const HOOKS = `import { appendFileSync } from "node:fs";
-let trace;
-export function initialize(data) { trace = data.trace; }
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(trace, result.url + "\\n");
-  return result;
-}
-`;
-
-function registerScript(hooksUrl: string, trace: string): string {
-  return `import { appendFileSync } from "node:fs";
-import { createRequire, register } from "node:module";
-const trace = ${JSON.stringify(trace)};
-register(${JSON.stringify(hooksUrl)}, { data: { trace } });
-const { cache } = createRequire(import.meta.url);
-process.on("exit", () => {
-  appendFileSync(trace, Object.keys(cache).map((path) => "cjs:" + path + "\\n").join(""));
-});
-`;
-}
-
-function loadedFiles(trace: string): string[] {
-  const paths = new Set<string>();
-  for (const line of readFileSync(trace, "utf8").split("\n")) {
-    if (line.startsWith("cjs:")) paths.add(line.slice(4));
-    else if (line.startsWith("file:")) paths.add(fileURLToPath(line));
-  }
-  return [...paths];
-}
-
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
@@ -80,23 +50,17 @@ describe("the edge's footprint", () => {
     dir = mkdtempSync(join(tmpdir(), "slipway-edge-loads-"));
     const dataDir = join(dir, "data");
     const paths = edgePaths(dataDir);
-    const trace = join(dir, "trace.txt");
-    const hooks = join(dir, "hooks.mjs");
-    const register = join(dir, "register.mjs");
-    writeFileSync(trace, "");
-    writeFileSync(hooks, HOOKS);
-    writeFileSync(register, registerScript(pathToFileURL(hooks).href, trace));
+    const trace = startModuleTrace();
+    onTestFinished(() => {
+      trace.dispose();
+    });
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     const token = "slw_edge_test_token_of_enough_length_0123456789";
     writeFileSync(paths.token, `${token}\n`, { mode: 0o600 });
 
-    const child = spawn(
-      process.execPath,
-      ["--import", pathToFileURL(register).href, MAIN, "--data-dir", dataDir],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, [...trace.nodeArgs, MAIN, "--data-dir", dataDir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -125,7 +89,7 @@ describe("the edge's footprint", () => {
     }
     expect(await exited, output).toBe(0);
 
-    const files = loadedFiles(trace);
+    const { files } = trace.loaded();
     const ours = files.filter((path) => path.startsWith(join(ROOT, "dist") + "/"));
     const packages = files.filter((path) => path.includes("/node_modules/"));
     console.log(

@@ -7,11 +7,12 @@
  * exit, and checks the list. It also prints the module count, for the footprint notes.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
+import { startModuleTrace } from "../test-support/loaded-modules.js";
 import { waitFor } from "../test-support/wait-for.js";
 import { findFreePort } from "../util/index.js";
 import { createAgentClient } from "./client.js";
@@ -32,42 +33,6 @@ const CONTROL_PLANE_DIRS = [
   "secrets",
 ];
 
-// Runs on the loader thread: appends each resolved URL to the trace file (sync, so nothing is lost
-// when the agent exits).
-const HOOKS = `import { appendFileSync } from "node:fs";
-let trace;
-export function initialize(data) { trace = data.trace; }
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(trace, result.url + "\\n");
-  return result;
-}
-`;
-
-// Runs on the main thread before the agent: installs the hooks, and at exit adds the CommonJS modules
-// (those a CommonJS package requires never pass through the ESM hooks).
-function registerScript(hooksUrl: string, trace: string): string {
-  return `import { appendFileSync } from "node:fs";
-import { createRequire, register } from "node:module";
-const trace = ${JSON.stringify(trace)};
-register(${JSON.stringify(hooksUrl)}, { data: { trace } });
-const { cache } = createRequire(import.meta.url);
-process.on("exit", () => {
-  appendFileSync(trace, Object.keys(cache).map((path) => "cjs:" + path + "\\n").join(""));
-});
-`;
-}
-
-/** Absolute file paths of every module the agent loaded, from the trace. */
-function loadedFiles(trace: string): string[] {
-  const paths = new Set<string>();
-  for (const line of readFileSync(trace, "utf8").split("\n")) {
-    if (line.startsWith("cjs:")) paths.add(line.slice(4));
-    else if (line.startsWith("file:")) paths.add(fileURLToPath(line));
-  }
-  return [...paths];
-}
-
 let dir: string | undefined;
 afterEach(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -77,18 +42,14 @@ afterEach(() => {
 describe("the node agent's footprint", () => {
   it("starts, serves and stops without loading any control-plane module or package", async () => {
     dir = mkdtempSync(join(tmpdir(), "slipway-agent-loads-"));
-    const trace = join(dir, "trace.txt");
-    const hooks = join(dir, "hooks.mjs");
-    const register = join(dir, "register.mjs");
-    writeFileSync(trace, "");
-    writeFileSync(hooks, HOOKS);
-    writeFileSync(register, registerScript(pathToFileURL(hooks).href, trace));
+    const trace = startModuleTrace();
+    onTestFinished(() => {
+      trace.dispose();
+    });
 
-    const child = spawn(
-      process.execPath,
-      ["--import", pathToFileURL(register).href, MAIN, "--data-dir", join(dir, "data")],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, [...trace.nodeArgs, MAIN, "--data-dir", join(dir, "data")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -116,7 +77,7 @@ describe("the node agent's footprint", () => {
     }
     expect(await exited, output).toBe(0);
 
-    const files = loadedFiles(trace);
+    const { files } = trace.loaded();
     const ours = files.filter((path) => path.startsWith(join(ROOT, "dist") + "/"));
     const packages = files.filter((path) => path.includes("/node_modules/"));
     console.log(

@@ -43,24 +43,53 @@ export interface LoadedModules {
   output: string;
 }
 
+/** A trace for a process a test starts itself: pass `nodeArgs` before the script; read it after the exit. */
+export interface ModuleTrace {
+  /** `--import <register>`: installs the hooks in the traced process. */
+  nodeArgs: string[];
+  /** Every module the process loaded (read once it has exited). */
+  loaded(): Omit<LoadedModules, "output">;
+  /** Removes the trace's files. */
+  dispose(): void;
+}
+
+export function startModuleTrace(): ModuleTrace {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-loads-"));
+  const trace = join(dir, "trace.txt");
+  const hooks = join(dir, "hooks.mjs");
+  const register = join(dir, "register.mjs");
+  writeFileSync(trace, "");
+  writeFileSync(hooks, HOOKS);
+  writeFileSync(register, registerScript(pathToFileURL(hooks).href, trace));
+  return {
+    nodeArgs: ["--import", pathToFileURL(register).href],
+    loaded() {
+      const files = new Set<string>();
+      for (const line of readFileSync(trace, "utf8").split("\n")) {
+        if (line.startsWith("cjs:")) files.add(line.slice(4));
+        else if (line.startsWith("file:")) files.add(fileURLToPath(line));
+      }
+      const packages = new Set<string>();
+      for (const file of files) {
+        const name = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+        if (name !== undefined) packages.add(name);
+      }
+      return { files: [...files], packages };
+    },
+    dispose() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Runs `node <script> ...args` to its end and reports every module it loaded. */
 export async function modulesLoadedBy(script: string, args: string[], cwd: string): Promise<LoadedModules> {
-  const dir = mkdtempSync(join(tmpdir(), "slipway-loads-"));
+  const trace = startModuleTrace();
   try {
-    const trace = join(dir, "trace.txt");
-    const hooks = join(dir, "hooks.mjs");
-    const register = join(dir, "register.mjs");
-    writeFileSync(trace, "");
-    writeFileSync(hooks, HOOKS);
-    writeFileSync(register, registerScript(pathToFileURL(hooks).href, trace));
-    const run = promisify(execFile)(
-      process.execPath,
-      ["--import", pathToFileURL(register).href, script, ...args],
-      {
-        cwd,
-        env: { ...process.env, NO_COLOR: "1" },
-      },
-    );
+    const run = promisify(execFile)(process.execPath, [...trace.nodeArgs, script, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     // A verb that fails (a server nobody runs) still loaded what it needed: its exit code is not the point.
     const output = await run.then(
       (r) => r.stdout + r.stderr,
@@ -69,18 +98,8 @@ export async function modulesLoadedBy(script: string, args: string[], cwd: strin
         return `${failed.stdout ?? ""}${failed.stderr ?? ""}`;
       },
     );
-    const files = new Set<string>();
-    for (const line of readFileSync(trace, "utf8").split("\n")) {
-      if (line.startsWith("cjs:")) files.add(line.slice(4));
-      else if (line.startsWith("file:")) files.add(fileURLToPath(line));
-    }
-    const packages = new Set<string>();
-    for (const file of files) {
-      const name = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
-      if (name !== undefined) packages.add(name);
-    }
-    return { files: [...files], packages, output };
+    return { ...trace.loaded(), output };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    trace.dispose();
   }
 }
