@@ -3,11 +3,10 @@
  * All of them are private to the user running the agent (directory 0700, files 0600): whoever can
  * talk to the socket can run commands as that user.
  */
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { SlipwayError } from "../util/index.js";
+import { loadOrCreateSecret, SlipwayError } from "../util/index.js";
 import type { AgentSnapshot } from "./types.js";
 
 export interface AgentPaths {
@@ -36,39 +35,11 @@ export async function ensureAgentDir(paths: AgentPaths): Promise<void> {
 }
 
 /** Reads the token, or creates it on first start. */
-export async function loadOrCreateToken(path: string): Promise<string> {
-  try {
-    const token = (await readFile(path, "utf8")).trim();
-    if (token.length >= 32) return token;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const token = `slw_agent_${randomBytes(32).toString("base64url")}`;
-  await writeFileAtomic(path, `${token}\n`);
-  return token;
+export function loadOrCreateToken(path: string): Promise<string> {
+  return loadOrCreateSecret(path, "slw_agent_");
 }
 
-/**
- * Write to a temp file, fsync, rename, fsync the directory: after a crash or power loss the file is
- * either the old one or the new one, never half of each.
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const file = await open(temp, "w", 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  const dir = await open(join(path, ".."), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
+export { writeFileAtomic } from "../util/index.js";
 
 export const EMPTY_SNAPSHOT: AgentSnapshot = { version: 1, environments: {}, instances: [] };
 

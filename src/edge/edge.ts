@@ -10,7 +10,8 @@ import { chmod, rename, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { SlipwayError } from "../util/index.js";
-import { edgePaths, processStartTicks, writePrivateFile, type EdgePaths } from "./files.js";
+import { writeFileAtomic } from "../util/index.js";
+import { edgePaths, processStartTicks, type EdgePaths } from "./files.js";
 import { handleOf } from "./listener-capture.js";
 import { handOver, type ReceivedListener } from "./handover.js";
 import type { EdgeLogger } from "./log.js";
@@ -259,6 +260,6 @@ export class EdgeProcess implements EdgeCore {
       generation: this.#generation,
       version: this.options.version,
     };
-    await writePrivateFile(this.#paths.pid, `${JSON.stringify(record)}\n`);
+    await writeFileAtomic(this.#paths.pid, `${JSON.stringify(record)}\n`);
   }
 }

@@ -3,9 +3,9 @@
  * its bearer token (0600, created by the agent), the pid record and the edge's log. Also how to tell
  * the process a pid record names from a stranger that reused its pid.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { loadOrCreateSecret } from "../util/index.js";
 import type { EdgePidRecord } from "./types.js";
 
 export interface EdgePaths {
@@ -28,30 +28,8 @@ export function edgePaths(dataDir: string): EdgePaths {
 }
 
 /** Reads the token, or creates it (the agent does, before it spawns the first edge). */
-export async function loadOrCreateEdgeToken(path: string): Promise<string> {
-  try {
-    const token = (await readFile(path, "utf8")).trim();
-    if (token.length >= 32) return token;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const token = `slw_edge_${randomBytes(32).toString("base64url")}`;
-  await writePrivateFile(path, `${token}\n`);
-  return token;
-}
-
-/** Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
-export async function writePrivateFile(path: string, text: string): Promise<void> {
-  await mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  const file = await open(temp, "w", 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
+export function loadOrCreateEdgeToken(path: string): Promise<string> {
+  return loadOrCreateSecret(path, "slw_edge_");
 }
 
 export async function readPidRecord(path: string): Promise<EdgePidRecord | undefined> {

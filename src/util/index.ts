@@ -34,3 +34,4 @@ export { isCredentialName, REDACTED, redactLogLine, redactText, redactValue } fr
 export { sameSecret } from "./secrets.js";
 export { parseEventStream } from "./sse.js";
 export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
+export { loadOrCreateSecret, writeFileAtomic } from "./private-file.js";
