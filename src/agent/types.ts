@@ -3,6 +3,7 @@
  * instance specs), what it reports (AgentState), and the Agent's lifecycle.
  */
 import type { Logger } from "pino";
+import type { EdgeStatsJson } from "../edge/index.js";
 import type { RouteTable } from "../router/index.js";
 import type { InstanceSpec, InstanceStatus } from "../runtime/index.js";
 
@@ -61,25 +62,11 @@ export interface AgentSnapshot {
   instances: InstanceSpec[];
 }
 
-/** `GET /v1/stats/...`: the router's StatsWindow with the latency sample as a plain array. */
-export interface StatsWindowJson {
-  requests: number;
-  errors: number;
-  aborted: number;
-  upgrades: number;
-  latenciesMs: number[];
-  statusClasses: { "2xx": number; "3xx": number; "4xx": number; "5xx": number };
-  /** null when the window holds no request (NaN does not survive JSON). */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  /**
-   * With edge workers: some requests of the window may be missing (a worker did not answer, or was
-   * restarted within the window and its counts are gone). The judge sets such a window aside.
-   */
-  partial?: boolean;
-  partialWorkers?: { index: number; pid: number | undefined; reason: "no_answer" | "restarted" }[];
-}
+/**
+ * `GET /v1/stats/...`: the edge's window as it answers it (counts, the latency sample as a plain array,
+ * p50… null when empty; with router workers, `partial` when some requests may be missing).
+ */
+export type StatsWindowJson = EdgeStatsJson;
 
 export interface AgentOptions {
   /** The agent keeps everything under `<dataDir>/agent/`. */
