@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { loadOrCreateSecret } from "../util/index.js";
+import { loadOrCreateSecret, readProcStat } from "../util/index.js";
 import type { EdgePidRecord } from "./types.js";
 
 export interface EdgePaths {
@@ -55,19 +55,10 @@ export async function readPidRecord(path: string): Promise<EdgePidRecord | undef
 
 /**
  * The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), undefined when the
- * process does not exist or off Linux. The command name (field 2) may hold spaces and parentheses, so
- * the fields are counted from the last `)`.
+ * process does not exist or off Linux.
  */
 export async function processStartTicks(pid: number): Promise<number | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[19]); // field 22, counted from field 3
-  return Number.isFinite(ticks) ? ticks : undefined;
+  return (await readProcStat(pid))?.startTicks;
 }
 
 /** Whether the record names a live process that is the one that wrote it (not a reused pid). */

@@ -11,6 +11,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { readProcStat, type ProcStat } from "../util/index.js";
 
 const POLL_MS = 25;
 /** After SIGKILL a process can still take a moment (uninterruptible I/O); past this, report and move on. */
@@ -27,30 +28,6 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-interface ProcStat {
-  pid: number;
-  state: string;
-  pgrp: number;
-  startTicks: number;
-}
-
-/** Fields of /proc/<pid>/stat; the command name is in parentheses and may itself contain ") ". */
-function parseStat(pid: number, text: string): ProcStat | undefined {
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const [state, , pgrp] = fields;
-  const start = fields[19];
-  if (state === undefined || pgrp === undefined || start === undefined) return undefined;
-  return { pid, state, pgrp: Number(pgrp), startTicks: Number(start) };
-}
-
-async function readStat(pid: number): Promise<ProcStat | undefined> {
-  try {
-    return parseStat(pid, await readFile(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Live (non-zombie) members of a group; undefined where /proc is not available. */
 export async function groupMembers(pgid: number): Promise<number[] | undefined> {
   let entries: string[];
@@ -60,7 +37,7 @@ export async function groupMembers(pgid: number): Promise<number[] | undefined> 
     return undefined;
   }
   const pids = entries.filter((name) => /^\d+$/.test(name)).map(Number);
-  const stats = await Promise.all(pids.map(readStat));
+  const stats = await Promise.all(pids.map(readProcStat));
   return stats
     .filter((s): s is ProcStat => s?.pgrp === pgid && s.state !== "Z" && s.state !== "X")
     .map((s) => s.pid);
@@ -103,7 +80,7 @@ export async function terminateGroup(pgid: number, timeoutMs: number): Promise<"
  * tells a live instance from an unrelated process that reused its pid. Undefined off Linux.
  */
 export async function processStartTicks(pid: number): Promise<number | undefined> {
-  const stat = await readStat(pid);
+  const stat = await readProcStat(pid);
   return stat?.startTicks;
 }
 
@@ -113,7 +90,7 @@ export async function processStartTicks(pid: number): Promise<number | undefined
  * time) it falls back to "a process with that pid exists".
  */
 export async function isProcessRunning(pid: number, startTicks: number | undefined): Promise<boolean> {
-  const stat = await readStat(pid);
+  const stat = await readProcStat(pid);
   if (stat === undefined) {
     if (startTicks !== undefined) return false;
     try {

@@ -35,3 +35,4 @@ export { sameSecret } from "./secrets.js";
 export { parseEventStream } from "./sse.js";
 export { readRegularFile, readRegularFileSync, type ReadFailure, type ReadResult } from "./read-file.js";
 export { loadOrCreateSecret, writeFileAtomic } from "./private-file.js";
+export { parseProcStat, readProcStat, type ProcStat } from "./proc-stat.js";
